@@ -1,0 +1,1 @@
+"""Plain-Python algorithms of spacer: no doit, no rich, no terminal."""

@@ -1,0 +1,1 @@
+"""doit wiring: each module turns core functions into task dicts."""
