@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,3 +179,16 @@ def _first_error(proc: subprocess.CompletedProcess) -> str:
     lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error" in ln.lower()]
     return (errors or lines or [f"exit status {proc.returncode}"])[0]
+
+
+def build_fleet(workspace: Path, apps: list[DemoApp], jobs: int | None = None,
+                src_root: Path = SRC_DIR) -> Path:
+    """Build ``apps`` without doit: apps in parallel, each app's steps in order."""
+
+    def build_one(app: DemoApp) -> None:
+        for step in app_steps(workspace, app, src_root):
+            run_step(step)
+
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 2) as pool:
+        list(pool.map(build_one, apps))
+    return Path(workspace)
