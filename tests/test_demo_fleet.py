@@ -87,12 +87,23 @@ def test_app_boots_prints_and_exits(demo_workspace: Path, name: str, boot):
 
 
 @pytest.mark.boot
-def test_generated_app_boots(tmp_path: Path, boot):
-    app = fleet(3)[-1]
-    build_fleet(tmp_path, [app])
-    assert (tmp_path / "apps" / app.name / "src" / "main.c").is_file()
-    result = boot(image_path(tmp_path, app), timeout=30)
-    assert result.output.strip() == app.expected_output
+def test_generated_apps_boot(tmp_path: Path, boot):
+    generated = fleet(8)[len(DEMO_APPS):]
+    apps = [generated[2], generated[7]]
+    assert apps[1].config, "index 7 uses the nolibc variant"
+    build_fleet(tmp_path, apps)
+    for app in apps:
+        assert (tmp_path / "apps" / app.name / "src" / "main.c").is_file()
+        result = boot(image_path(tmp_path, app), timeout=30)
+        assert result.output.strip() == app.expected_output
+        assert result.exit_code == app.exit_code
+
+
+@pytest.mark.boot
+def test_boot_command_line_reaches_the_app(demo_workspace: Path, boot):
+    app = APPS["args"]
+    result = boot(image_path(demo_workspace, app), append="alpha \"beta gamma\"", timeout=30)
+    assert "extra=2 errno=34" in result.output
     assert result.exit_code == app.exit_code
 
 
