@@ -36,8 +36,9 @@ def qemu_binary() -> str:
 
 
 def kvm_usable() -> bool:
-    """KVM only when the device is there and we may open it; nested KVM is often missing."""
-    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+    """KVM only on request (``SPACER_ACCEL=kvm``): on cloud VMs /dev/kvm may open and
+    still fail at the first MSR write, so software emulation is the safe default."""
+    return os.environ.get("SPACER_ACCEL") == "kvm" and os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
 def check_image(image: Path) -> None:
@@ -73,7 +74,8 @@ def boot(image: Path, append: str | None = None, timeout: float = 30,
     check_image(image)
     argv = qemu_argv(image, memory_mib, append)
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(argv, check=False, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"").decode("utf-8", "replace")
         return BootResult(out, None, True, None)
