@@ -1,0 +1,136 @@
+"""Static page analysis: what perfect page-level deduplication could reach.
+
+Each image is modelled as the guest sees it after loading: every ``PT_LOAD``
+segment (ELF "Program Header", ``p_vaddr``/``p_filesz``/``p_memsz``) is placed
+into a sparse map of 4 KiB virtual pages, file bytes first and zeros up to
+``p_memsz``. Two segments that touch the same page share it, as they would in
+guest memory. One :class:`Page` is emitted per touched page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.constants import P_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from spacer.core.errors import BadInput
+
+PAGE_SIZE = 4096
+_ZERO_DIGEST = hashlib.blake2b(bytes(PAGE_SIZE), digest_size=16).digest()
+
+
+@dataclass(frozen=True)
+class Page:
+    """One 4 KiB virtual page of a loaded image."""
+
+    vaddr: int
+    writable: bool
+    digest: bytes  # blake2b-128 of the page's 4096 bytes
+    zero: bool
+
+
+def _digest(data: bytes | bytearray) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def image_pages(path: Path) -> list[Page]:
+    """Cut every PT_LOAD segment of the ELF image at ``path`` into 4 KiB pages.
+
+    Works for ELF32 (multiboot images) and ELF64 (debug images) alike.
+    """
+    path = Path(path)
+    pages: dict[int, bytearray] = {}
+    writable: dict[int, bool] = {}
+    try:
+        with path.open("rb") as f:
+            elf = ELFFile(f)
+            for seg in elf.iter_segments():
+                if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+                    continue
+                vaddr, filesz, memsz = seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"]
+                data = seg.data()
+                if len(data) < filesz:
+                    raise BadInput(f"segment at {vaddr:#x} is cut short", path,
+                                   "the file is truncated; rebuild it")
+                # Zeros up to p_memsz are part of the image as the guest sees it (bss).
+                data = data[:filesz] + bytes(memsz - filesz)
+                is_w = bool(seg["p_flags"] & P_FLAGS.PF_W)
+                _place(pages, writable, vaddr, data, is_w)
+    except FileNotFoundError:
+        raise BadInput("no such image", path) from None
+    except ELFError as exc:
+        raise BadInput(f"not a readable ELF file: {exc}", path) from None
+    out = []
+    for base in sorted(pages):
+        digest = _digest(pages[base])
+        out.append(Page(base, writable[base], digest, digest == _ZERO_DIGEST))
+    return out
+
+
+def _place(pages: dict[int, bytearray], writable: dict[int, bool], vaddr: int,
+           data: bytes, is_w: bool) -> None:
+    """Copy ``data`` to ``vaddr`` in the sparse page map, page by page."""
+    pos = 0
+    while pos < len(data):
+        addr = vaddr + pos
+        base = addr - addr % PAGE_SIZE
+        off = addr - base
+        n = min(PAGE_SIZE - off, len(data) - pos)
+        page = pages.setdefault(base, bytearray(PAGE_SIZE))
+        page[off:off + n] = data[pos:pos + n]
+        writable[base] = writable.get(base, False) or is_w
+        pos += n
+
+
+@dataclass
+class PageCounts:
+    """Page figures for one protection class (read-only or writable) of a set of images."""
+
+    total: int = 0
+    distinct: int = 0
+    zero: int = 0
+    shared: int = 0  # pages whose content occurs in at least two images
+    frames_saved: int = 0  # total - distinct
+
+
+@dataclass
+class PageStats:
+    """Static sharing of a set of images; ``dataclasses.asdict`` gives its JSON."""
+
+    images: int = 0
+    readonly: PageCounts = field(default_factory=PageCounts)
+    writable: PageCounts = field(default_factory=PageCounts)
+
+
+def _counts(per_image: list[list[Page]]) -> PageCounts:
+    total = sum(len(pages) for pages in per_image)
+    occurrences = Counter(p.digest for pages in per_image for p in pages)
+    # In how many different images a content occurs (not how often).
+    in_images = Counter(d for pages in per_image for d in {p.digest for p in pages})
+    distinct = len(occurrences)
+    return PageCounts(
+        total=total,
+        distinct=distinct,
+        zero=sum(1 for pages in per_image for p in pages if p.zero),
+        shared=sum(1 for pages in per_image for p in pages if in_images[p.digest] >= 2),
+        frames_saved=total - distinct,
+    )
+
+
+def fleet_page_stats(images: list[Path]) -> PageStats:
+    """Count pages of ``images``: total, distinct, zero and shared, read-only and writable apart."""
+    loaded = [image_pages(Path(img)) for img in images]
+    ro = [[p for p in pages if not p.writable] for pages in loaded]
+    rw = [[p for p in pages if p.writable] for pages in loaded]
+    return PageStats(images=len(images), readonly=_counts(ro), writable=_counts(rw))
+
+
+def ideal_bound(variant_sizes: dict[str, int]) -> int:
+    """Fewest read-only frames any layout can reach: each distinct variant in whole pages."""
+    return sum(math.ceil(size / PAGE_SIZE) for size in variant_sizes.values())
