@@ -1,0 +1,146 @@
+"""``spacer bench memory``: the host memory a running fleet uses, original vs aligned.
+
+Boots K guests of every app from ``manifest.json``, first the original images,
+then (after stopping them) the aligned ones, lets KSM merge, and prints the
+physical frames each set really holds next to the static prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from spacer.core import ksm, memory
+from spacer.core.errors import SpacerError, ToolMissing
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``memory`` to the ``spacer bench`` subcommands; its handler is :func:`run`."""
+    p = subparsers.add_parser(
+        "memory", help="measure the memory a running fleet uses (KSM), original vs aligned",
+        description="Boot K instances of every app, original then aligned, let Linux KSM "
+                    "merge identical pages, and report the physical frames the guests hold "
+                    "(resident mergeable pages - pages_sharing). Needs root. Every KSM and "
+                    "transparent-huge-page setting changed is restored, even on Ctrl-C.")
+    p.add_argument("-w", "--workspace", type=Path, required=True, metavar="DIR",
+                   help="the workspace that was aligned")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT",
+                   help="spacer's output folder holding manifest.json (default DIR/.spacer)")
+    p.add_argument("--instances", type=int, default=4, metavar="K",
+                   help="guests per app (default 4)")
+    p.add_argument("--apps", nargs="+", metavar="APP", help="only these apps (default all)")
+    p.add_argument("--memory", type=int, default=32, metavar="MiB",
+                   help="RAM per guest (default 32)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="longest wait for KSM to settle, per set (default 120)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--plot", type=Path, metavar="FILE",
+                   help="also measure 1, 2, 4, ... K instances and plot them to a PNG")
+    p.add_argument("--sysfs", type=Path, default=ksm.DEFAULT_ROOT, metavar="ROOT",
+                   help=f"where KSM and THP settings live (default {ksm.DEFAULT_ROOT})")
+    p.set_defaults(func=run)
+    return p
+
+
+def _sigterm(_signum: int, _frame: object) -> None:
+    # Treated like Ctrl-C so the guests stop and KSM/THP settings come back.
+    raise KeyboardInterrupt
+
+
+def run(ns: argparse.Namespace) -> int:
+    err = Console(stderr=True)
+    out = Console()
+    try:
+        if ns.instances < 1:
+            raise SpacerError("--instances must be at least 1")
+        manifest_path = (ns.output or ns.workspace / ".spacer") / "manifest.json"
+        manifest = memory.load_manifest(manifest_path, ns.apps)
+        memory.qemu_available()
+        if ns.plot:
+            _matplotlib()  # fail before a long run, not after it
+        counts = memory.instance_steps(ns.instances) if ns.plot else [ns.instances]
+        previous = signal.signal(signal.SIGTERM, _sigterm)
+        try:
+            with err.status("starting") as status, ksm.ksm_session(ns.sysfs) as session:
+                result = memory.measure_fleet(session, manifest, counts, ns.memory, ns.timeout,
+                                              progress=lambda msg: status.update(msg))
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt:
+        err.print("interrupted: guests stopped, KSM and THP settings restored")
+        return 130
+    except SpacerError as exc:
+        err.print(f"spacer: {exc}", markup=False, highlight=False)
+        return 1
+    if ns.json:
+        out.print_json(json.dumps(memory.as_json(result)))
+    else:
+        out.print(table(result))
+    if ns.plot:
+        plot(result, ns.plot)
+        err.print(f"plot written to {ns.plot}")
+    return 0
+
+
+def table(result: memory.FleetMemory) -> Table:
+    t = Table(title=f"Memory of the running fleet ({len(result.apps)} apps, "
+                    f"{result.memory_mib} MiB per guest, 4 KiB frames)")
+    for col in ("set", "instances", "guests", "frames used", "frames saved", "MiB",
+                "aligned/original", "static prediction", "KSM wait"):
+        t.add_column(col, justify="left" if col == "set" else "right")
+    for orig, ali in zip(result.original, result.aligned, strict=True):
+        for m in (orig, ali):
+            ratio = f"{ali.frames / orig.frames:.3f}" if m is ali and orig.frames else ""
+            wait = f"{m.ksm_seconds:.1f} s" + ("" if m.stable else " (not stable)")
+            t.add_row(m.label, str(m.instances), str(m.guests), str(m.frames),
+                      str(m.pages_sharing), f"{m.mib:.1f}", ratio,
+                      str(result.predicted_pages(m.label)), wait)
+    t.caption = ("frames used = resident mergeable guest pages - KSM pages_sharing; "
+                 "static prediction = distinct page contents of the set's images")
+    return t
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ToolMissing("--plot needs matplotlib",
+                          hint="install it with: pip install 'spacer[plot]'") from None
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot(result: memory.FleetMemory, path: Path) -> None:
+    """Memory used against instances per app, original vs aligned, as a PNG."""
+    plt = _matplotlib()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, series in (("original", result.original), ("aligned", result.aligned)):
+        ax.plot([m.instances for m in series], [m.mib for m in series], marker="o", label=label)
+    ax.set_xlabel("instances per app")
+    ax.set_ylabel("host memory used (MiB, after KSM)")
+    ax.set_title(f"{len(result.apps)} apps: frames held by the guests")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m spacer.bench_memory``) until ``spacer bench`` exists."""
+    parser = argparse.ArgumentParser(prog="spacer bench")
+    add_parser(parser.add_subparsers(dest="bench", required=True))
+    ns = parser.parse_args(argv)
+    return ns.func(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
