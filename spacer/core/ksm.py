@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,24 +97,31 @@ class Wait:
 
 
 def wait_stable(root: Path = DEFAULT_ROOT, scans: int = 3, timeout: float = 120.0,
-                poll: float = 0.1, min_seconds: float = 1.0) -> Wait:
+                poll: float = 0.1, min_seconds: float = 1.0,
+                probe: Callable[[], object] | None = None) -> Wait:
     """Wait until pages_shared and pages_sharing stay the same over ``scans`` full scans.
 
     A page merges only after it was seen unchanged in two scans, so one quiet
     scan proves little; several in a row mean KSM has nothing left to merge.
     Small fleets scan in milliseconds, so the quiet stretch must also last
-    ``min_seconds``.
+    ``min_seconds``. ``probe``, when given, replaces the global counters as
+    what must stay the same: other KSM users on the host then cannot keep the
+    wait going.
     """
+    def key(c: Counters) -> object:
+        return probe() if probe else (c.pages_shared, c.pages_sharing)
+
     start = time.monotonic()
     first = last = read_counters(root)
+    last_key = key(last)
     quiet = 0
     while True:
         time.sleep(poll)
         now = read_counters(root)
         if now.full_scans != last.full_scans:
-            same = (now.pages_shared, now.pages_sharing) == (last.pages_shared, last.pages_sharing)
-            quiet = quiet + 1 if same else 0
-            last = now
+            now_key = key(now)
+            quiet = quiet + 1 if now_key == last_key else 0
+            last, last_key = now, now_key
             if quiet >= scans and time.monotonic() - start >= min_seconds:
                 return Wait(now, True, time.monotonic() - start, now.full_scans - first.full_scans)
         if time.monotonic() - start > timeout:
@@ -139,8 +146,9 @@ class Session:
     def counters(self) -> Counters:
         return read_counters(self.root)
 
-    def wait_stable(self, scans: int = 3, timeout: float = 120.0) -> Wait:
-        return wait_stable(self.root, scans, timeout)
+    def wait_stable(self, scans: int = 3, timeout: float = 120.0,
+                    probe: Callable[[], object] | None = None) -> Wait:
+        return wait_stable(self.root, scans, timeout, probe=probe)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ reboots resident as well.
 
 The headline figure is *frames*: resident mergeable guest pages (the ``mg``
 mappings in ``/proc/PID/smaps``: QEMU marks guest RAM mergeable) minus KSM's
-``pages_sharing``. The original and the aligned fleet are measured one after
+``pages_sharing``, i.e. the distinct physical frames behind those pages. The original and the aligned fleet are measured one after
 the other, never together: running together, KSM would merge across the two
 sets and neither figure would be honest.
 """
@@ -190,18 +190,38 @@ def mergeable_frames(pids: list[int]) -> set[int] | None:
     return frames
 
 
+def merging_pages(pids: list[int]) -> int | None:
+    """Pages of ``pids`` that KSM has merged (``/proc/PID/ksm_merging_pages``, Linux 6.1+)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/ksm_merging_pages").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+    return total
+
+
 @dataclass
 class SetMeasurement:
-    """One set (original or aligned) of guests, measured after KSM settled."""
+    """One set (original or aligned) of guests, measured after KSM settled.
+
+    ``frames`` is the headline: resident mergeable guest pages minus the KSM
+    mappings that point at a frame already counted. The global
+    ``pages_sharing`` counts every KSM user on the host (another QEMU
+    running beside us inflates it), so when ``/proc/PID/pagemap`` shows the
+    frame numbers (root) the frames are counted there, distinct, and
+    ``method`` says which way was used.
+    """
 
     label: str
     instances: int  # per app
     guests: int
     resident_pages: int
-    pages_shared: int
+    frames: int  # physical frames the guests really hold
+    frames_saved: int  # resident_pages - frames
+    method: str  # "pagemap" or "pages_sharing"
+    pages_shared: int  # global KSM counters, as read
     pages_sharing: int
-    frames: int  # resident_pages - pages_sharing: frames the guests really hold
-    distinct_frames: int | None  # the same, counted through /proc/PID/pagemap
     ksm_seconds: float
     ksm_scans: int
     stable: bool
@@ -220,16 +240,21 @@ def measure_set(session: Session, images: list[Path], instances: int, label: str
     say(f"{label}: booting {len(todo)} guests")
     with running_guests(todo, memory_mib) as guests:
         say(f"{label}: waiting for KSM to settle")
-        waited = session.wait_stable(scans=scans, timeout=timeout)
         pids = [g.proc.pid for g in guests]
+        # Watch only our guests' merged pages when the kernel tells them apart.
+        probe = (lambda: merging_pages(pids)) if merging_pages(pids) is not None else None
+        waited = session.wait_stable(scans=scans, timeout=timeout, probe=probe)
         resident = sum(mergeable_resident_pages(pid) for pid in pids)
         counters = session.counters()
-        frames = mergeable_frames(pids)
+        held = mergeable_frames(pids)
+    if held is not None:
+        frames, method = len(held), "pagemap"
+    else:
+        frames, method = resident - counters.pages_sharing, "pages_sharing"
     return SetMeasurement(
         label=label, instances=instances, guests=len(todo), resident_pages=resident,
+        frames=frames, frames_saved=resident - frames, method=method,
         pages_shared=counters.pages_shared, pages_sharing=counters.pages_sharing,
-        frames=resident - counters.pages_sharing,
-        distinct_frames=None if frames is None else len(frames),
         ksm_seconds=round(waited.seconds, 2), ksm_scans=waited.scans, stable=waited.stable)
 
 

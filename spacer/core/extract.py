@@ -1,0 +1,80 @@
+"""Stage 1, per app: the objects, sections and recorded commands of one build."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from spacer.core.errors import BadInput
+from spacer.core.ldparse import Script, parse_script
+from spacer.core.objects import read_object
+from spacer.core.placement import find_anchors, head_size, kind_extent, movable_sections
+from spacer.core.recipe import read_link_recipe
+from spacer.core.workspace import AppBuild
+
+
+def load_scripts(recipe) -> tuple[list[Script], int]:
+    """The link's scripts in ld's matching order (-T first, then -dT), and the -dT index."""
+    ordered = [p for k, p in recipe.scripts if k == "T"] + [recipe.default_script]
+    scripts = []
+    for path in ordered:
+        p = Path(path)
+        if not p.is_file():
+            raise BadInput("linker script missing", p, "rebuild the unikernel")
+        scripts.append(parse_script(p.read_text(errors="replace"), str(p)))
+    return scripts, len(scripts) - 1
+
+
+def image_sections(path: Path) -> dict[str, list[int]]:
+    """Allocated output sections of a linked image: name -> [address, size]."""
+    if not path.is_file():
+        raise BadInput("linked image missing", path, "rebuild the unikernel")
+    with path.open("rb") as f:
+        try:
+            elf = ELFFile(f)
+            return {s.name: [s["sh_addr"], s["sh_size"]] for s in elf.iter_sections()
+                    if s["sh_flags"] & 2 and s.name}
+        except (ELFError, ValueError) as exc:
+            raise BadInput(f"not a valid ELF image ({exc})", path, "rebuild the unikernel") from None
+
+
+def extract_app(app: AppBuild) -> dict:
+    """Everything later stages need of ``app``, as JSON-ready data."""
+    recipe = read_link_recipe(Path(app.link_cmd), Path(app.app_dir))
+    scripts, default_index = load_scripts(recipe)
+    anchors = find_anchors(scripts[default_index])
+    if "text" not in anchors:
+        raise BadInput("no output section collects .text", recipe.default_script)
+    objects = []
+    text_head = 0
+    for path in recipe.objects:
+        obj = read_object(Path(path))
+        kinds = movable_sections(obj, path, scripts, default_index, anchors)
+        extents = {k: kind_extent(obj, names) for k, (names, _) in kinds.items()}
+        text_head += head_size(obj, path, scripts, default_index, anchors["text"])
+        # What moves with the object: its slotted sections and its global symbols.
+        local = {n for names, _ in kinds.values() for n in names} | set(obj.defined)
+        objects.append({
+            "path": path,
+            "name": obj.name,
+            "digest": obj.digest,
+            "kinds": {k: {"sections": names, "size": extents[k][0], "align": extents[k][1],
+                          "solid": extents[k][2], "keep": keep,
+                          "refs": sorted({sym for n in names for sym in obj.refs.get(n, ())
+                                          if sym not in local})}
+                      for k, (names, keep) in kinds.items() if extents[k][0] > 0},
+            "defined": list(obj.defined),
+            "undefined": list(obj.undefined),
+        })
+    return {
+        "app": app.name,
+        "build_dir": app.build_dir,
+        "recipe": asdict(recipe),
+        "anchors": {k: asdict(a) for k, a in anchors.items()},
+        "text_head": text_head,
+        "objects": objects,
+        "original_sections": image_sections(Path(recipe.debug_image)),
+    }

@@ -1,0 +1,139 @@
+"""Stage 3, per app: the platform linker script with every shared slot placed.
+
+The original script is parsed (:mod:`spacer.core.ldparse`) and edited by
+splicing text at the offsets found, so every symbol, table and ``INSERT`` target
+of the original keeps its meaning. Per kind (see :mod:`spacer.core.placement`):
+
+- the area of an anchor after ``.text`` starts with ``. = BASE;`` placed before the
+  assignments that precede the anchor (``_rodata = .``, ``__eh_frame_start = .``,
+  ``__bss_start = .`` ...), so those symbols still mark the start of what follows;
+- in-section kinds get ``. = OFFSET; file(sections)`` before the anchor's first
+  catch-all statement (ld gives a section to the first statement that matches);
+- separate kinds get one output section per slot, right before the anchor, with
+  the anchor's program header named explicitly (a section without one inherits the
+  previous section's, which could be the TLS segment);
+- TLS anchors are padded to the fleet's one TLS block size.
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacer.core.ldparse import OutputSection, Script, Statement, parse_script
+from spacer.core.placement import TLS_KINDS
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
+
+
+def _quote(name: str) -> str:
+    return name if _PLAIN.match(name) else '"' + name.replace('"', "") + '"'
+
+
+def _slug(unit: str) -> str:
+    """``libnolibc+2:1a2b3c4d`` -> ``libnolibc_2``: unique in an image, which holds one
+    variant of a library and so one unit that starts with it."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", unit.partition(":")[0])
+
+
+def _parts(parts: list[dict]) -> str:
+    lines = []
+    for part in parts:
+        spec = f"{_quote(part['object'])}({' '.join(_quote(s) for s in part['sections'])})"
+        lines.append(f"KEEP({spec})" if part["keep"] else spec)
+    return " ".join(lines)
+
+
+def _phdrs(script: Script, anchor: OutputSection) -> str:
+    """The anchor's program headers, written out (inherited ones too)."""
+    if anchor.phdrs:
+        return " ".join(f":{p}" for p in anchor.phdrs)
+    last = ""
+    for out in script.outputs:
+        if out.name == anchor.name:
+            return last
+        if out.phdrs:
+            last = " ".join(f":{p}" for p in out.phdrs)
+    return last
+
+
+def _area_start(script: Script, anchor: OutputSection) -> int:
+    """Where ``. = BASE`` goes: before the last ``. = ALIGN(...)`` between the previous
+    output section and ``anchor``, so ``_etext = .`` still ends what came before and
+    ``_rodata = .`` starts what follows; right before the anchor when there is none."""
+    index = script.order.index(anchor)
+    while index > 0 and isinstance(script.order[index - 1], Statement):
+        index -= 1
+        stmt = script.order[index]
+        if re.match(r"\.\s*=\s*ALIGN\s*\(", stmt.text):
+            return stmt.start
+    return anchor.start
+
+
+def rewrite_script(text: str, path: str, piece: dict) -> str:
+    """The default linker script ``text`` rewritten for the app's plan slice ``piece``."""
+    script = parse_script(text, path)
+    edits: list[tuple[int, str]] = []  # (offset, text to insert there)
+    app = piece["app"]
+    for kind, fixed in piece["bases"].items():
+        anchor = script.output(fixed["anchor"])
+        if anchor is not None:
+            base = fixed["base"]
+            guard = (f"/* spacer: shared {kind} area */\n"
+                     f"ASSERT(. <= {base:#x}, \"spacer: {app} content reaches the shared "
+                     f"{kind} area; run spacer align again\")\n"
+                     f". = {base:#x};\n")
+            edits.append((_area_start(script, anchor), guard))
+    for kind, area in piece["areas"].items():
+        anchor = script.output(area["anchor"])
+        if anchor is None:
+            continue
+        # The image's own content starts on a fresh page, not in a slot's last page.
+        close = ". = ALIGN(0x1000);\n" if piece["page_align"] and kind not in TLS_KINDS else ""
+        if area["separate"]:
+            phdrs = _phdrs(script, anchor)
+            lines = []
+            for s in area["slots"]:
+                # The unit's rodata, then its .eh_frame, in one slot of the same segment.
+                address = f" {s['address']:#x}"
+                for name, parts in ((area["anchor"], s["parts"]),
+                                    (".eh_frame", s.get("eh_parts", []))):
+                    if parts:
+                        lines.append(f"{name}.spacer.{_slug(s['unit'])}{address} : "
+                                     f"{{ {_parts(parts)} }} {phdrs}\n")
+                        address = ""
+            tail = "" if area["slots"][-1]["spoilt"] else close
+            edits.append((anchor.start, "".join(lines) + tail))
+            continue
+        origin = piece["text_area"] - piece["text_start"] if kind == "text" else 0
+        # Each slot ends on its own page boundary: the fill of its last page must not
+        # depend on what the image places next.
+        last = area["slots"][-1]
+        lines = [f". = {origin + s['offset']:#x}; {_parts(s['parts'])} "
+                 f"{'' if s is last and s['spoilt'] else close}" for s in area["slots"]]
+        lines.append("\n")
+        split = anchor.items[area["split"]].start if area["split"] < len(anchor.items) \
+            else anchor.body_end
+        edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
+    if piece["tls"]:
+        for kind in TLS_KINDS:
+            anchor = script.output(_tls_anchor(piece, script, kind))
+            if anchor is not None:
+                total = piece["tls"][f"{kind}_total"]
+                edits.append((anchor.body_end, f"\n. = {total:#x}; /* spacer: one TLS size */\n"))
+    out = text
+    # From the end backwards so offsets stay valid; at one offset, first added first.
+    for _, (offset, insert) in sorted(enumerate(edits), key=lambda e: (e[1][0], e[0]),
+                                      reverse=True):
+        out = out[:offset] + insert + out[offset:]
+    return out
+
+
+def _tls_anchor(piece: dict, script: Script, kind: str) -> str:
+    area = piece["areas"].get(kind)
+    if area:
+        return area["anchor"]
+    canonical = "." + kind
+    for out in script.outputs:
+        if any(i.spec is not None and i.spec.matches("anyfile.o", canonical) for i in out.items):
+            return out.name
+    return canonical

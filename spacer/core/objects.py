@@ -1,0 +1,197 @@
+"""Relocatable objects (ELF ET_REL): allocated sections, symbols, relocations, digest.
+
+Follows the System V ABI's terms: a *section* (``Elf64_Shdr``) with ``sh_flags``
+``SHF_ALLOC``/``SHF_WRITE``/``SHF_EXECINSTR``/``SHF_TLS``, ``SHT_NOBITS`` for
+``.bss``-like sections, ``SHT_RELA`` sections that patch them, and ``COMMON``
+symbols (``st_shndx == SHN_COMMON``) that the linker allocates in ``.bss``.
+
+A library *variant* is named by :func:`content_digest`: the bytes of its allocated
+sections plus its relocations (offset, type, symbol name, addend). Two files with
+the same name may be different variants; two files with different paths but the
+same digest are one variant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+from elftools.elf.relocation import RelocationSection
+
+from spacer.core.errors import BadInput
+
+EM_X86_64 = "EM_X86_64"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One allocated input section of an object."""
+
+    name: str
+    size: int
+    align: int
+    writable: bool
+    executable: bool
+    tls: bool
+    nobits: bool
+    merge: bool  # SHF_MERGE: ld may fold its entries into another file's
+
+
+@dataclass(frozen=True)
+class Reloc:
+    """A relocation against an allocated section: where, how, and to what."""
+
+    section: str
+    offset: int
+    type: int
+    symbol: str  # symbol name, or the section name for section symbols
+    addend: int
+
+
+@dataclass(frozen=True)
+class ObjectFile:
+    """What the planner needs to know of one relocatable object."""
+
+    path: str
+    name: str  # e.g. "libnolibc" for build/libnolibc.o
+    sections: tuple[Section, ...]
+    common: tuple[tuple[str, int, int], ...]  # (symbol, size, alignment) of COMMON symbols
+    defined: tuple[str, ...]  # global/weak symbols it defines
+    undefined: tuple[str, ...]  # symbols it needs from elsewhere
+    refs: dict[str, tuple[str, ...]]  # section -> symbols its relocations point at
+    digest: str
+
+    def section(self, name: str) -> Section | None:
+        return next((s for s in self.sections if s.name == name), None)
+
+
+def object_name(path: Path) -> str:
+    """``build/libnolibc.o`` -> ``libnolibc``; ``build/apphello.o`` -> ``apphello``."""
+    name = path.name
+    return name.removesuffix(".o")
+
+
+def _open_elf(path: Path, f) -> ELFFile:
+    try:
+        elf = ELFFile(f)
+    except ELFError as exc:
+        raise BadInput(f"not a valid ELF object ({exc})", path, "rebuild the unikernel") from None
+    if elf.header["e_machine"] != EM_X86_64:
+        raise BadInput(f"wrong machine {elf.header['e_machine']}, spacer handles x86_64 only", path)
+    if elf.header["e_type"] != "ET_REL":
+        raise BadInput(f"not a relocatable object ({elf.header['e_type']})", path)
+    return elf
+
+
+def _symbol_name(symtab, index: int, elf: ELFFile) -> str:
+    sym = symtab.get_symbol(index)
+    if sym["st_info"]["type"] == "STT_SECTION":
+        return elf.get_section(sym["st_shndx"]).name
+    return sym.name
+
+
+def _relocations(elf: ELFFile, alloc_index: dict[int, str]):
+    for sec in elf.iter_sections():
+        if not isinstance(sec, RelocationSection):
+            continue
+        target = alloc_index.get(sec["sh_info"])
+        if target is None:
+            continue  # relocations of debug or note sections do not reach memory
+        symtab = elf.get_section(sec["sh_link"])
+        for rel in sec.iter_relocations():
+            yield Reloc(target, rel["r_offset"], rel["r_info_type"],
+                        _symbol_name(symtab, rel["r_info_sym"], elf),
+                        rel["r_addend"] if rel.is_RELA() else 0)
+
+
+def read_relocations(path: Path) -> list[Reloc]:
+    """Relocations against allocated sections; verify uses them to explain differing pages."""
+    with Path(path).open("rb") as f:
+        elf = _open_elf(Path(path), f)
+        alloc = {i: s.name for i, s in enumerate(elf.iter_sections())
+                 if s["sh_flags"] & SH_FLAGS.SHF_ALLOC}
+        return list(_relocations(elf, alloc))
+
+
+def read_object(path: Path) -> ObjectFile:
+    """Read ``path``; one clear :class:`BadInput` when it is not an x86_64 ELF object."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput("object file missing", path, "rebuild the unikernel")
+    with path.open("rb") as f:
+        head = f.read(4)
+        if head != b"\x7fELF":
+            raise BadInput("not an ELF file", path, "rebuild the unikernel")
+        f.seek(0)
+        try:
+            return _read(path, f)
+        except (ELFError, ValueError, KeyError, AssertionError) as exc:
+            # pyelftools signals truncated or corrupt files with assorted exceptions.
+            raise BadInput(f"corrupt or truncated ELF object ({exc})", path,
+                           "rebuild the unikernel") from None
+
+
+def _read(path: Path, f) -> ObjectFile:
+    elf = _open_elf(path, f)
+    digest = hashlib.sha256()
+    sections: list[Section] = []
+    alloc_index: dict[int, str] = {}
+    for index, sec in enumerate(elf.iter_sections()):
+        flags = sec["sh_flags"]
+        if not flags & SH_FLAGS.SHF_ALLOC:
+            continue
+        nobits = sec["sh_type"] == "SHT_NOBITS"
+        s = Section(
+            name=sec.name,
+            size=sec["sh_size"],
+            align=max(1, sec["sh_addralign"]),
+            writable=bool(flags & SH_FLAGS.SHF_WRITE),
+            executable=bool(flags & SH_FLAGS.SHF_EXECINSTR),
+            tls=bool(flags & SH_FLAGS.SHF_TLS),
+            nobits=nobits,
+            merge=bool(flags & SH_FLAGS.SHF_MERGE),
+        )
+        sections.append(s)
+        alloc_index[index] = sec.name
+        digest.update(f"S{s.name}:{s.size}:{s.align}:{flags}:{nobits}\n".encode())
+        if not nobits:
+            digest.update(sec.data())
+
+    refs: dict[str, set[str]] = {}
+    for r in _relocations(elf, alloc_index):
+        refs.setdefault(r.section, set()).add(r.symbol)
+        digest.update(f"R{r.section}:{r.offset}:{r.type}:{r.symbol}:{r.addend}\n".encode())
+
+    defined: list[str] = []
+    undefined: list[str] = []
+    common: list[tuple[str, int, int]] = []
+    symtab = elf.get_section_by_name(".symtab")
+    for sym in symtab.iter_symbols() if symtab is not None else ():
+        bind = sym["st_info"]["bind"]
+        if not sym.name or bind == "STB_LOCAL":
+            continue
+        shndx = sym["st_shndx"]
+        if shndx == "SHN_UNDEF":
+            undefined.append(sym.name)
+        elif shndx == "SHN_COMMON":
+            common.append((sym.name, sym["st_size"], max(1, sym["st_value"])))
+            defined.append(sym.name)
+        else:
+            defined.append(sym.name)
+    for name, size, align in sorted(common):
+        digest.update(f"C{name}:{size}:{align}\n".encode())
+
+    return ObjectFile(
+        path=str(path),
+        name=object_name(path),
+        sections=tuple(sections),
+        common=tuple(sorted(common)),
+        defined=tuple(sorted(set(defined))),
+        undefined=tuple(sorted(set(undefined))),
+        refs={sec: tuple(sorted(syms)) for sec, syms in refs.items()},
+        digest=digest.hexdigest()[:24],
+    )

@@ -1,0 +1,315 @@
+"""Stage 2, whole fleet: one layout in which every shared library variant has one address.
+
+A *variant* is a library object identified by its content digest. A variant that
+several images contain must occupy the same range in all of them; two variants
+*conflict* when one image contains both. Assigning ranges is interval colouring on
+that conflict graph, done first-fit by descending sharing and size, separately for
+each kind of section (see :mod:`spacer.core.placement`): every shared variant gets
+one slot per kind, common-to-all and subset variants alike, and variants that never
+meet in an image may reuse the same addresses.
+
+Slots live in *areas*. The text area sits inside ``.text`` after the boot code; the
+others start at a fleet-wide base placed after the largest image's preceding
+content. TLS slots are offsets inside the TLS block, padded so that the block has
+one size in every image: x86-64 TLS offsets count back from the block's end.
+
+The planner is a pure function of the extracted facts and the options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+
+from spacer.core.errors import BadInput
+from spacer.core.placement import SEPARATE_KINDS, TLS_KINDS, align_up
+
+PAGE = 4096
+ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides in its rodata slot
+# Areas whose bases are fixed one after the other; the TLS block gets a fixed place
+# so that its bounds (_tls_start, _etdata, _tls_end), which shared code reads, are
+# equal everywhere.
+AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
+READ_ONLY_KINDS = ("text", "rodata", "eh_frame")
+EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    loc: int | None = None  # absolute start of the shared text area
+    align: bool = True  # page-align every slot (else pack at natural alignment)
+    group: bool = True  # one slot for all shared variants held by the same images
+    copy_objs: bool = False  # link every image with the same canonical object file
+
+
+@dataclass
+class Member:
+    digest: str
+    name: str
+    object: str  # canonical object path (first app's)
+    kinds: dict  # kind -> {"sections", "size", "align", "solid", "keep"}
+    undefined: tuple[str, ...] = ()
+
+
+@dataclass
+class Unit:
+    """What gets one slot per kind: the shared variants that one set of images holds."""
+
+    id: str
+    members: list[Member]
+    apps: list[str]
+    sizes: dict[str, int] = field(default_factory=dict)
+    aligns: dict[str, int] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)  # kind -> offset in the area
+    # kind -> its slot refers to symbols whose address differs between images (so at
+    # least its last page differs anyway: the image's own content may share that page)
+    spoilt: dict[str, bool] = field(default_factory=dict)
+
+
+def _variants(extracts: list[dict]) -> dict[str, tuple[Member, list[str]]]:
+    found: dict[str, tuple[Member, list[str]]] = {}
+    for ex in sorted(extracts, key=lambda e: e["app"]):
+        for obj in ex["objects"]:
+            if obj["digest"] not in found:
+                found[obj["digest"]] = (Member(obj["digest"], obj["name"], obj["path"],
+                                               obj["kinds"], tuple(obj["undefined"])), [])
+            apps = found[obj["digest"]][1]
+            if ex["app"] not in apps:
+                apps.append(ex["app"])
+    return found
+
+
+def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
+    """Shared variants, packed together when the same images hold them (``group``).
+
+    Variants held by exactly the same images always travel together, so packing
+    them into one slot costs no sharing and saves the padding of page-aligning each.
+    Within a slot, variants that refer to per-image symbols (``main``, table bounds)
+    go last, so those references spoil as few of the slot's pages as possible.
+    """
+    shared = [(m, tuple(sorted(apps))) for m, apps in _variants(extracts).values()
+              if len(apps) >= 2 and m.kinds]
+    defined_by_shared = {sym for ex in extracts for obj in ex["objects"]
+                         if any(obj["digest"] == m.digest for m, _ in shared)
+                         for sym in obj["defined"]}
+
+    def per_image_refs(m: Member, kinds: tuple[str, ...] | None = None) -> int:
+        return sum(1 for kind, part in m.kinds.items() if kinds is None or kind in kinds
+                   for sym in part.get("refs", ()) if sym not in defined_by_shared)
+
+    by_apps: dict[tuple[str, ...], list[Member]] = {}
+    for m, apps in shared:
+        key = apps if options.group else (*apps, m.digest)
+        by_apps.setdefault(key, []).append(m)
+    units: list[Unit] = []
+    for key, members in by_apps.items():
+        members.sort(key=lambda m: (per_image_refs(m), m.name, m.digest))
+        extra = f"+{len(members) - 1}" if len(members) > 1 else ""
+        apps = [a for a in key if a in {e["app"] for e in extracts}]
+        units.append(Unit(f"{members[0].name}{extra}:{members[0].digest[:8]}", members, apps))
+    for u in units:
+        for kind in {k for m in u.members for k in m.kinds}:
+            offset, align = 0, 1
+            for m in u.members:
+                part = m.kinds.get(kind)
+                if part:
+                    offset = align_up(offset, part["align"]) + part["size"]
+                    align = max(align, part["align"])
+            u.sizes[kind] = offset
+            u.aligns[kind] = align
+        for kind in u.sizes:
+            group = ("rodata", "eh_frame") if kind in ("rodata", "eh_frame") else (kind,)
+            u.spoilt[kind] = any(per_image_refs(m, group) for m in u.members)
+        if "eh_frame" in u.sizes:
+            # A unit's .eh_frame shares its rodata slot (same segment): one page, not two.
+            eh, eh_align = u.sizes.pop("eh_frame"), u.aligns.pop("eh_frame")
+            u.sizes["rodata"] = align_up(u.sizes.get("rodata", 0), eh_align) + eh + EH_FRAME_SLACK
+            u.aligns["rodata"] = max(u.aligns.get("rodata", 1), eh_align)
+    # Most shared and largest first: they get the low, contiguous addresses.
+    units.sort(key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id))
+    return units
+
+
+def _colour(units: list[Unit], kind: str, page_align: bool) -> int:
+    """First-fit interval colouring of ``kind``; returns the area's size."""
+    busy: dict[str, list[tuple[int, int]]] = {}
+    end = 0
+    # Spoilt slots last: first-fit then puts them at the end of their images' areas,
+    # where the image's own content can fill the rest of their last page.
+    for u in sorted(units, key=lambda u: u.spoilt.get(kind, False)):
+        size = u.sizes.get(kind, 0)
+        if size == 0:
+            continue
+        step = max(PAGE, u.aligns[kind]) if page_align and kind not in TLS_KINDS else u.aligns[kind]
+        taken = sorted(iv for app in u.apps for iv in busy.get(app, []))
+        offset = 0
+        for lo, hi in taken:
+            if offset + size <= lo:
+                break
+            offset = max(offset, align_up(hi, step))
+        u.offsets[kind] = offset
+        for app in u.apps:
+            busy.setdefault(app, []).append((offset, offset + size))
+        end = max(end, offset + size)
+    return align_up(end, PAGE) if page_align and kind not in TLS_KINDS else end
+
+
+def _moved(ex: dict, units: list[Unit], kind: str) -> tuple[int, int]:
+    """Bytes (and worst alignment padding) that leave the anchor of ``kind`` in app ``ex``."""
+    digests = {m.digest for u in units if ex["app"] in u.apps for m in u.members}
+    solid = slack = 0
+    for obj in ex["objects"]:
+        part = obj["kinds"].get(kind)
+        if part and obj["digest"] in digests:
+            solid += part["solid"] if kind != "eh_frame" else 0
+            slack += part["align"]
+    return solid, slack
+
+
+def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> dict:
+    """The fleet's layout: areas, slots and one slice per app (see module doc)."""
+    if len(extracts) < 2:
+        raise BadInput("need at least two unikernels to plan a shared layout")
+    units = _units(extracts, options)
+    sizes = {k: _colour(units, k, options.align) for k in (*ABSOLUTE_KINDS, *TLS_KINDS)}
+    tls = _tls_totals(extracts, units, sizes)
+    bases = _bases(extracts, units, sizes, tls["tdata_total"], options)
+    layout = {
+        "options": asdict(options),
+        "apps": sorted(e["app"] for e in extracts),
+        "areas": {k: {"base": bases.get(k), "size": sizes[k]} for k in sizes},
+        "tls": tls,
+        "units": [{"id": u.id, "apps": u.apps, "members": [m.name for m in u.members],
+                   "digests": [m.digest for m in u.members], "sizes": u.sizes,
+                   "offsets": u.offsets, "spoilt": u.spoilt} for u in units],
+        "slices": {e["app"]: _slice(e, units, bases, tls, options) for e in extracts},
+    }
+    layout["ideal_read_only_pages"] = ideal_bound(extracts)
+    return layout
+
+
+def _anchor_addr(ex: dict, kind: str) -> int:
+    anchor = ex["anchors"][kind]["output"]
+    try:
+        return ex["original_sections"][anchor][0]
+    except KeyError:
+        raise BadInput(f"original image has no {anchor} section",
+                       ex["recipe"]["debug_image"]) from None
+
+
+def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata_total: int,
+           options: PlanOptions) -> dict[str, int]:
+    """Fleet-wide start of each area, walking the anchors in address order.
+
+    After an area, an image continues with what its anchor held minus what moved
+    into slots; everything up to the next anchor follows as in the original image.
+    The next base is the largest such end over the fleet, so no image's own content
+    can run into a slot (ld also stops with "cannot move location counter backwards"
+    if an estimate were ever short, and verify checks every address).
+    """
+    kinds = [k for k in AREA_STEPS if all(k in e["anchors"] for e in extracts)]
+    if "text" not in kinds:
+        raise BadInput("not every image has a .text output section to place code in")
+    kinds.sort(key=lambda k: _anchor_addr(extracts[0], k))
+    starts = {_anchor_addr(e, "text") for e in extracts}
+    if len(starts) != 1:
+        raise BadInput(f"images start .text at different addresses ({sorted(starts)}); "
+                       "a shared layout needs one start")
+    text_start = starts.pop()
+    head = max(e["text_head"] for e in extracts)
+    text_area = align_up(text_start + head, PAGE)
+    if options.loc is not None:
+        if options.loc < text_area or options.loc % PAGE:
+            raise BadInput(f"--loc {options.loc:#x} must be page-aligned and at least "
+                           f"{text_area:#x} (end of the largest boot code)")
+        text_area = options.loc
+    bases = {"text": text_area}
+    area_end = {e["app"]: text_area + sizes["text"] for e in extracts}
+    for prev, kind in pairwise(kinds):
+        need = 0
+        for e in extracts:
+            solid, slack = _moved(e, units, prev)
+            gap = _anchor_addr(e, kind) - _anchor_addr(e, prev)
+            need = max(need, area_end[e["app"]] + gap - solid + slack + PAGE)
+        bases[kind] = align_up(need, PAGE)
+        size = tdata_total if kind == "tdata" else sizes[kind]
+        for e in extracts:
+            area_end[e["app"]] = bases[kind] + size
+    return bases
+
+
+def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) -> dict:
+    """One TLS block shape for every image that holds a shared TLS slot: slots start
+    each TLS section, the image's own TLS follows, and padding gives one size."""
+    own = {"tdata": 0, "tbss": 0}
+    for e in extracts:
+        digests = {m.digest for u in units if e["app"] in u.apps for m in u.members}
+        for kind in TLS_KINDS:
+            mine = 0
+            for obj in e["objects"]:
+                part = obj["kinds"].get(kind)
+                if part and obj["digest"] not in digests:
+                    mine = align_up(mine, part["align"]) + part["size"]
+            own[kind] = max(own[kind], mine)
+    # Shared slots first, then the image's own TLS, padded to one size for all.
+    return {"tdata_total": align_up(sizes["tdata"] + own["tdata"], 64),
+            "tbss_total": align_up(sizes["tbss"] + own["tbss"], 64)}
+
+
+def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
+           options: PlanOptions) -> dict:
+    """What one app's linker script needs: its slots, in address order, per kind."""
+    paths = {o["digest"]: o["path"] for o in ex["objects"]}
+    mine = [u for u in units if ex["app"] in u.apps]
+    areas: dict[str, dict] = {}
+    def parts_of(u: Unit, kind: str) -> list[dict]:
+        return [{"lib": m.name, "object": m.object if options.copy_objs else paths[m.digest],
+                 "sections": m.kinds[kind]["sections"], "keep": m.kinds[kind]["keep"]}
+                for m in u.members if kind in m.kinds]
+
+    for kind, anchor in ex["anchors"].items():
+        if kind == "eh_frame":
+            continue  # placed inside the rodata slots
+        slots = []
+        base = bases.get(kind) if kind != "tbss" else None
+        for u in mine:
+            if kind not in u.offsets:
+                continue
+            slot = {"unit": u.id, "offset": u.offsets[kind], "size": u.sizes[kind],
+                    "address": None if base is None else base + u.offsets[kind],
+                    "parts": parts_of(u, kind), "spoilt": u.spoilt.get(kind, False)}
+            if kind == "rodata":
+                slot["eh_parts"] = parts_of(u, "eh_frame")
+            slots.append(slot)
+        slots.sort(key=lambda s: s["offset"])
+        if slots:
+            areas[kind] = {"anchor": anchor["output"], "split": anchor["split"], "slots": slots,
+                           "separate": kind in SEPARATE_KINDS}
+    has_tls = any(k in areas for k in TLS_KINDS)
+    return {
+        "app": ex["app"],
+        "text_start": _anchor_addr(ex, "text"),
+        "bases": {k: {"base": bases[k], "anchor": ex["anchors"][k]["output"]}
+                  for k in AREA_STEPS if k in bases and k in ex["anchors"] and k != "text"},
+        "text_area": bases["text"],
+        "page_align": options.align,
+        "areas": areas,
+        "tls": tls if has_tls else None,
+        "objects": {o["path"]: (next((m.object for u in mine for m in u.members
+                                      if m.digest == o["digest"]), o["path"])
+                                if options.copy_objs else o["path"]) for o in ex["objects"]},
+    }
+
+
+def ideal_bound(extracts: list[dict]) -> int:
+    """Pages no layout can go below: every distinct library variant's code, and its
+    read-only data, each rounded up to whole pages (DESIGN.md section 6). Code and
+    read-only data are rounded apart because they must sit in different segments:
+    sharing must not cost W^X."""
+    seen: dict[str, tuple[int, int]] = {}
+    for ex in extracts:
+        for obj in ex["objects"]:
+            k = obj["kinds"]
+            seen[obj["digest"]] = (k.get("text", {}).get("size", 0),
+                                   sum(k[n]["size"] for n in ("rodata", "eh_frame") if n in k))
+    return sum(-(-text // PAGE) + -(-ro // PAGE) for text, ro in seen.values())
