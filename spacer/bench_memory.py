@@ -76,7 +76,7 @@ def run(ns: argparse.Namespace) -> int:
         err.print("interrupted: guests stopped, KSM and THP settings restored")
         return 130
     except SpacerError as exc:
-        err.print(f"spacer: {exc}", markup=False, highlight=False)
+        print(f"spacer: {exc}", file=sys.stderr)  # one line, never wrapped
         return 1
     if ns.json:
         out.print_json(json.dumps(memory.as_json(result)))
@@ -99,7 +99,7 @@ def table(result: memory.FleetMemory) -> Table:
             ratio = f"{ali.frames / orig.frames:.3f}" if m is ali and orig.frames else ""
             wait = f"{m.ksm_seconds:.1f} s" + ("" if m.stable else " (not stable)")
             t.add_row(m.label, str(m.instances), str(m.guests), str(m.frames),
-                      str(m.pages_sharing), f"{m.mib:.1f}", ratio,
+                      str(m.frames_saved), f"{m.mib:.1f}", ratio,
                       str(result.predicted_pages(m.label)), wait)
     t.caption = ("frames used = resident mergeable guest pages - KSM pages_sharing; "
                  "static prediction = distinct page contents of the set's images")
