@@ -53,7 +53,16 @@ def _sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _on_sigterm(handler: object) -> object:
+    """Install a SIGTERM handler where Python allows it (main thread only)."""
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
 def run(ns: argparse.Namespace) -> int:
+    """Handler of ``spacer bench memory``; returns the exit status."""
     err = Console(stderr=True)
     out = Console()
     try:
@@ -65,13 +74,14 @@ def run(ns: argparse.Namespace) -> int:
         if ns.plot:
             _matplotlib()  # fail before a long run, not after it
         counts = memory.instance_steps(ns.instances) if ns.plot else [ns.instances]
-        previous = signal.signal(signal.SIGTERM, _sigterm)
+        previous = _on_sigterm(_sigterm)
         try:
             with err.status("starting") as status, ksm.ksm_session(ns.sysfs) as session:
                 result = memory.measure_fleet(session, manifest, counts, ns.memory, ns.timeout,
                                               progress=lambda msg: status.update(msg))
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if previous is not None:
+                _on_sigterm(previous)
     except KeyboardInterrupt:
         err.print("interrupted: guests stopped, KSM and THP settings restored")
         return 130
