@@ -1,0 +1,189 @@
+"""The ``spacer`` command.
+
+    spacer fleet  [-w DIR] [--count N]     build the demo fleet (incremental)
+    spacer boot   IMAGE [--append ARGS]    boot one image under QEMU, exit with its code
+    spacer align  [-w DIR] [-o OUT] ...    relink a fleet so shared libraries share pages
+    spacer report [-w DIR] [-o OUT]        show the last align's sharing figures
+    spacer bench  align|memory ...         measure spacer and the memory a fleet uses
+
+``align`` and ``fleet`` run the same doit tasks as ``doit align`` / ``doit fleet``
+from the project root, with the same state file, so both entry points agree on
+what is up to date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from spacer import __version__
+from spacer.core.errors import SpacerError
+from spacer.tasks.config import DEMO_WORKSPACE, Settings
+
+err = Console(stderr=True, highlight=False)
+
+
+def _int(text: str) -> int:
+    """Decimal or 0x-prefixed hexadecimal, as the seed's ``--loc`` accepted."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (try 0x200000)") from None
+
+
+def _settings(ns: argparse.Namespace, plan: dict | None = None) -> Settings:
+    ws = ns.workspace
+    return Settings(workspace=ws or DEMO_WORKSPACE, out=getattr(ns, "out", None),
+                    demo=ws is None, count=getattr(ns, "count", 0),
+                    apps=tuple(getattr(ns, "uks", None) or ()), plan=plan or {},
+                    verbose=getattr(ns, "verbose", False))
+
+
+def cmd_fleet(ns: argparse.Namespace) -> int:
+    from spacer.tasks.loader import run_tasks
+
+    settings = Settings(workspace=ns.workspace or DEMO_WORKSPACE, demo=True, count=ns.count)
+    code, _, failures = run_tasks(settings, ["fleet"])
+    return _finish(code, failures, f"demo fleet in {settings.workspace.resolve()}/apps")
+
+
+def cmd_boot(ns: argparse.Namespace) -> int:
+    from spacer.core.qemu import boot
+
+    result = boot(ns.image, append=ns.append, timeout=ns.timeout)
+    sys.stdout.write(result.output)
+    if result.timed_out:
+        err.print(f"spacer: {ns.image}: no exit after {ns.timeout:g} s (timed out)")
+        return 124
+    if result.exit_code is None:
+        err.print(f"spacer: {ns.image}: the guest stopped without an exit code "
+                  "(it crashed or halted; QEMU status {result.qemu_status})")
+        return 125
+    return result.exit_code
+
+
+def cmd_align(ns: argparse.Namespace) -> int:
+    from spacer.tasks.loader import run_tasks
+
+    plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc}
+    settings = _settings(ns, plan)
+    if ns.relink_only and not (settings.out_dir / "layout.json").is_file():
+        err.print(f"spacer: {settings.out_dir}: no plan yet (run spacer align first)")
+        return 2
+    targets = ["align"] if not settings.demo else ["fleet", "align"]
+    code, _, failures = run_tasks(settings, targets, relink_only=ns.relink_only)
+    if code == 0:
+        from spacer.report_view import show_report
+
+        show_report(settings.out_dir)
+    return _finish(code, failures, None)
+
+
+def cmd_report(ns: argparse.Namespace) -> int:
+    from spacer.report_view import show_report
+
+    settings = _settings(ns)
+    if not (settings.out_dir / "report.json").is_file():
+        err.print(f"spacer: {settings.out_dir}: no report yet (run spacer align first)")
+        return 2
+    show_report(settings.out_dir)
+    return 0
+
+
+def _finish(code: int, failures: list[str], done: str | None) -> int:
+    if code == 0:
+        if done:
+            err.print(f"[green]done:[/] {done}")
+        return 0
+    for line in failures[:1] or ["the run failed (see above)"]:
+        err.print(f"spacer: {line}")
+    return 1
+
+
+def _workspace_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
+                   help=f"workspace with apps/<app>/build/ (default: the demo fleet, built in "
+                        f"./{DEMO_WORKSPACE})")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="spacer", description="Relink a fleet of Unikraft unikernels so that every library "
+        "several images contain sits at the same page-aligned address with identical bytes, "
+        "and their memory pages can be shared (KSM).")
+    top.add_argument("--version", action="version", version=f"spacer {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fleet", help="build the demo fleet of mini-unikernels",
+                       description="Build the demo fleet into DIR/apps/<app>/build/, "
+                       "incrementally, with Unikraft's build layout and .cmd records.")
+    _workspace_arg(p)
+    p.add_argument("--count", type=int, default=0, metavar="N",
+                   help="add N generated apps (deterministic) for scale tests")
+    p.set_defaults(func=cmd_fleet)
+
+    p = sub.add_parser("boot", help="boot one image under QEMU",
+                       description="Boot IMAGE under QEMU, print its serial console and exit "
+                       "with the app's exit code (124 on timeout).")
+    p.add_argument("image", type=Path, metavar="IMAGE")
+    p.add_argument("--append", metavar="ARGS", help="kernel command line")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="give up after S seconds (default 30)")
+    p.set_defaults(func=cmd_boot)
+
+    p = sub.add_parser("align", help="plan one layout for the fleet and relink every image",
+                       description="Extract, plan, write linker scripts, relink, verify and "
+                       "report, as incremental doit tasks. Outputs go to OUT (default "
+                       "DIR/.spacer); build folders are only read.")
+    _workspace_arg(p)
+    p.add_argument("-o", "--out", type=Path, metavar="OUT",
+                   help="output folder (default DIR/.spacer)")
+    p.add_argument("-u", "--uks", nargs="+", metavar="APP",
+                   help="only these apps (default all; at least two)")
+    p.add_argument("-l", "--loc", type=_int, metavar="ADDR",
+                   help="start address of the shared code area, e.g. 0x110000 "
+                   "(default: the page after the largest boot code)")
+    p.add_argument("-a", "--align", action=argparse.BooleanOptionalAction, default=True,
+                   help="page-align every shared slot (default); --no-align packs them")
+    p.add_argument("-g", "--group", action=argparse.BooleanOptionalAction, default=True,
+                   help="one slot for the shared libraries that the same images hold "
+                   "(default); --no-group gives each library its own")
+    p.add_argument("--copy-objs", action="store_true",
+                   help="link every image with the same canonical object for a shared "
+                   "library (the first app's; never copied over the user's files)")
+    p.add_argument("--relink-only", action="store_true",
+                   help="relink with the existing plan and linker scripts")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every command run")
+    p.set_defaults(func=cmd_align)
+
+    p = sub.add_parser("report", help="show the sharing figures of the last align")
+    _workspace_arg(p)
+    p.add_argument("-o", "--out", type=Path, metavar="OUT", help="output folder")
+    p.set_defaults(func=cmd_report)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
+                                                                       required=True)
+    from spacer import bench_align, bench_memory
+
+    bench_align.add_parser(bench)
+    bench_memory.add_parser(bench)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parser().parse_args(argv)
+    try:
+        return ns.func(ns)
+    except SpacerError as exc:
+        err.print(f"spacer: {exc.line()}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("spacer: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

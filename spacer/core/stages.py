@@ -1,0 +1,117 @@
+"""The pipeline's stages as file-to-file functions: each reads JSON, calls the core,
+writes its outputs atomically. The doit tasks in :mod:`spacer.tasks` call these."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from spacer.core.extract import extract_app
+from spacer.core.fileio import read_json, write_json_atomic, write_text_atomic
+from spacer.core.ldscript import rewrite_script
+from spacer.core.link import relink
+from spacer.core.pages import fleet_page_stats
+from spacer.core.plan import PlanOptions, plan_fleet
+from spacer.core.verify import check_app, compare_fleet, require_placed
+from spacer.core.workspace import AppBuild
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Where every stage writes, under the output folder."""
+
+    root: Path
+
+    def extract(self, app: str) -> Path:
+        return self.root / "extract" / f"{app}.json"
+
+    @property
+    def layout(self) -> Path:
+        return self.root / "layout.json"
+
+    def plan_slice(self, app: str) -> Path:
+        return self.root / "plan" / f"{app}.json"
+
+    def app_dir(self, app: str) -> Path:
+        return self.root / "apps" / app
+
+    def script(self, app: str) -> Path:
+        return self.app_dir(app) / "linker.lds"
+
+    def image(self, app: AppBuild) -> Path:
+        return self.app_dir(app.name) / Path(app.link_cmd).name.removesuffix(".dbg.cmd")
+
+    def verify(self, app: str) -> Path:
+        return self.app_dir(app) / "verify.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.json"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+
+def run_extract(app: AppBuild, out: Path) -> None:
+    write_json_atomic(out, extract_app(app), only_if_changed=True)
+
+
+def run_plan(extract_files: list[Path], options: PlanOptions, layout: OutputLayout) -> None:
+    """The fleet's layout, and one slice per app written only when it changed, so only
+    the apps whose slice moved are relinked."""
+    extracts = [read_json(p) for p in extract_files]
+    plan = plan_fleet(extracts, options)
+    for app, piece in plan["slices"].items():
+        write_json_atomic(layout.plan_slice(app), piece, only_if_changed=True)
+    write_json_atomic(layout.layout, plan, only_if_changed=True)
+
+
+def run_lds(extract_file: Path, slice_file: Path, out: Path) -> None:
+    extract = read_json(extract_file)
+    default = next(p for kind, p in extract["recipe"]["scripts"] if kind == "dT")
+    text = Path(default).read_text(errors="replace")
+    write_text_atomic(out, rewrite_script(text, default, read_json(slice_file)))
+
+
+def run_relink(extract_file: Path, slice_file: Path, script: Path, out_dir: Path,
+               log: Callable[[str], None] | None = None) -> None:
+    relink(read_json(extract_file), read_json(slice_file), script, out_dir, log)
+
+
+def run_verify(slice_file: Path, image: Path, out: Path) -> None:
+    debug = Path(f"{image}.dbg")
+    check = check_app(read_json(slice_file), debug, Path(f"{image}.map"))
+    require_placed(check, str(debug))
+    write_json_atomic(out, check)
+
+
+def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
+    """Static sharing of the original and the aligned fleet; the manifest of images."""
+    extracts = {a.name: read_json(layout.extract(a.name)) for a in apps}
+    original = [Path(extracts[a.name]["recipe"]["image"]) for a in apps]
+    aligned = [layout.image(a) for a in apps]
+    before, after = fleet_page_stats(original), fleet_page_stats(aligned)
+    plan = read_json(layout.layout)
+    sharing = compare_fleet([read_json(layout.verify(a.name)) for a in apps])
+    bound = plan["ideal_read_only_pages"]
+    report = {
+        "apps": {a.name: {"original_bytes": os.path.getsize(o), "aligned_bytes": os.path.getsize(n)}
+                 for a, o, n in zip(apps, original, aligned, strict=True)},
+        "original": asdict(before),
+        "aligned": asdict(after),
+        "ideal_read_only_pages": bound,
+        "quality": round(after.readonly.distinct / bound, 3) if bound else None,
+        "shared_slots": {k: sharing[k] for k in ("identical_pages", "differing_pages")},
+        "differing_pages": sharing["differing"],
+    }
+    manifest = {"apps": {a.name: {
+        "original": {"image": str(Path(extracts[a.name]["recipe"]["image"]).resolve()),
+                     "debug": str(Path(extracts[a.name]["recipe"]["debug_image"]).resolve())},
+        "aligned": {"image": str(layout.image(a).resolve()),
+                    "debug": str(Path(f"{layout.image(a)}.dbg").resolve())},
+    } for a in apps}}
+    write_json_atomic(layout.report, report)
+    write_json_atomic(layout.manifest, manifest)

@@ -1,0 +1,41 @@
+"""The human table of ``report.json``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from spacer.core.fileio import read_json
+
+
+def show_report(out_dir: Path, console: Console | None = None) -> None:
+    console = console or Console()
+    report = read_json(Path(out_dir) / "report.json")
+    before, after = report["original"], report["aligned"]
+    table = Table(title=f"Static page sharing of {before['images']} images "
+                        f"(4 KiB pages; distinct = what perfect deduplication keeps)")
+    table.add_column("pages")
+    table.add_column("original", justify="right")
+    table.add_column("aligned", justify="right")
+    for part in ("readonly", "writable"):
+        for key in ("total", "distinct", "zero", "shared", "frames_saved"):
+            table.add_row(f"{part} {key.replace('_', ' ')}", str(before[part][key]),
+                          str(after[part][key]))
+    table.add_row("read-only ideal bound", "", str(report["ideal_read_only_pages"]))
+    if report["quality"] is not None:
+        table.add_row("aligned distinct read-only / bound", "", f"{report['quality']:.2f}x")
+    sizes = report["apps"].values()
+    table.add_row("image bytes, all apps", str(sum(a["original_bytes"] for a in sizes)),
+                  str(sum(a["aligned_bytes"] for a in sizes)))
+    console.print(table)
+    slots = report["shared_slots"]
+    console.print(f"shared slot pages identical in every image: {slots['identical_pages']}, "
+                  f"differing: {slots['differing_pages']}")
+    culprits = Counter(s for page in report["differing_pages"] for s in page["symbols"])
+    if culprits:
+        names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(8))
+        console.print(f"symbols whose per-image addresses keep pages apart: {names}")
+    console.print(f"[dim]{Path(out_dir) / 'report.json'}, manifest.json[/]")

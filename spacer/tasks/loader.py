@@ -1,0 +1,70 @@
+"""One set of tasks for both entry points: ``doit`` (dodo.py) and the ``spacer`` command.
+
+Both load the same task generators with the same state file (in the output folder),
+so a run of one is seen as done by the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+
+from spacer.core.workspace import AppBuild, find_apps, select_apps
+from spacer.tasks.align import align_tasks
+from spacer.tasks.config import Settings
+from spacer.tasks.fleet import fleet_tasks
+from spacer.tasks.progress import RichReporter
+
+
+def demo_builds(settings: Settings) -> list[AppBuild]:
+    """The demo apps' build facts, known before the fleet is built (doit builds it first)."""
+    from spacer.demo.apps import fleet
+    from spacer.demo.build import app_build_dir, image_path
+
+    ws = settings.workspace.resolve()
+    return [AppBuild(app.name, str(ws / "apps" / app.name), str(app_build_dir(ws, app)),
+                     f"{image_path(ws, app)}.dbg.cmd") for app in fleet(settings.count)]
+
+
+def namespace(settings: Settings, relink_only: bool = False) -> dict:
+    """``task_*`` creators and ``DOIT_CONFIG`` for ``settings``, as a dodo module would."""
+    def task_fleet():
+        yield from fleet_tasks(settings.workspace.resolve(), settings.count)
+
+    def task_align():
+        if settings.demo:
+            apps = demo_builds(settings)
+            apps = select_apps(apps, settings.apps)
+        else:
+            apps = select_apps(find_apps(settings.workspace), settings.apps)
+        yield from align_tasks(apps, settings.out_dir, _plan_options(settings), settings.verbose,
+                               relink_only)
+
+    tasks = {"task_align": task_align,
+             "DOIT_CONFIG": {"dep_file": str(settings.dep_file), "backend": "json",
+                             "default_tasks": ["align"], "verbosity": 2 if settings.verbose else 1}}
+    if settings.demo:
+        tasks["task_fleet"] = task_fleet
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    return tasks
+
+
+def _plan_options(settings: Settings):
+    from spacer.core.plan import PlanOptions
+
+    return PlanOptions(**settings.plan)
+
+
+def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
+              extra: list[str] | None = None) -> tuple[int, list[str], list[str]]:
+    """Run ``targets`` through doit's API: doit's exit code, the tasks run, the failures."""
+    ns = namespace(settings, relink_only)
+    ns["DOIT_CONFIG"]["reporter"] = RichReporter
+    code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []), *targets])
+    return code, list(RichReporter.executed), list(RichReporter.failures)
+
+
+def default_workspace() -> Path:
+    return Settings().workspace
