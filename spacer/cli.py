@@ -23,7 +23,7 @@ from spacer import __version__
 from spacer.core.errors import SpacerError
 from spacer.tasks.config import DEMO_WORKSPACE, Settings
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _int(text: str) -> int:
@@ -70,6 +70,10 @@ def cmd_align(ns: argparse.Namespace) -> int:
 
     plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc}
     settings = _settings(ns, plan)
+    if not settings.demo:  # say what is wrong with the workspace before doit starts
+        from spacer.core.workspace import find_apps, select_apps
+
+        select_apps(find_apps(settings.workspace), settings.apps)
     if ns.relink_only and not (settings.out_dir / "layout.json").is_file():
         err.print(f"spacer: {settings.out_dir}: no plan yet (run spacer align first)")
         return 2

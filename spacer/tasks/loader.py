@@ -47,7 +47,8 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
                              "default_tasks": ["align"], "verbosity": 2 if settings.verbose else 1}}
     if settings.demo:
         tasks["task_fleet"] = task_fleet
-    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    if settings.demo or settings.workspace.is_dir():  # never create a missing workspace
+        settings.out_dir.mkdir(parents=True, exist_ok=True)
     return tasks
 
 

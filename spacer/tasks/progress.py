@@ -20,7 +20,7 @@ class RichReporter:
     failures: ClassVar[list[str]] = []
 
     def __init__(self, outstream, options):
-        self.console = Console(file=sys.stderr, highlight=False)
+        self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         self.started: dict[str, float] = {}
         self.skipped = 0
         RichReporter.executed = []
