@@ -48,6 +48,7 @@ def extract_app(app: AppBuild) -> dict:
     anchors = find_anchors(scripts[default_index])
     if "text" not in anchors:
         raise BadInput("no output section collects .text", recipe.default_script)
+    sections = image_sections(Path(recipe.debug_image))
     objects = []
     text_head = 0
     for path in recipe.objects:
@@ -76,5 +77,19 @@ def extract_app(app: AppBuild) -> dict:
         "anchors": {k: asdict(a) for k, a in anchors.items()},
         "text_head": text_head,
         "objects": objects,
-        "original_sections": image_sections(Path(recipe.debug_image)),
+        "original_sections": sections,
+        "anchor_addresses": anchor_addresses(scripts[default_index], anchors, sections),
     }
+
+
+def anchor_addresses(script: Script, anchors: dict, sections: dict[str, list[int]]) -> dict:
+    """Where each anchor began in the original image. ld drops an empty output section
+    (e.g. ``.tdata`` in an image without initialised TLS): then the next output section
+    of the script that the image has marks the spot."""
+    names = [o.name for o in script.outputs]
+    end = max((a + s for a, s in sections.values()), default=0)
+    found = {}
+    for kind, anchor in anchors.items():
+        later = names[names.index(anchor.output):]
+        found[kind] = next((sections[n][0] for n in later if n in sections), end)
+    return found

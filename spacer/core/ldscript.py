@@ -90,17 +90,15 @@ def rewrite_script(text: str, path: str, piece: dict) -> str:
         # The image's own content starts on a fresh page, not in a slot's last page.
         close = ". = ALIGN(0x1000);\n" if piece["page_align"] and kind not in TLS_KINDS else ""
         if area["separate"]:
+            # One output section per library (ld merges strings and unwind CIEs only
+            # within an output section), at the library's fixed place in the slot.
             phdrs = _phdrs(script, anchor)
-            lines = []
-            for s in area["slots"]:
-                # The unit's rodata, then its .eh_frame, in one slot of the same segment.
-                address = f" {s['address']:#x}"
-                for name, parts in ((area["anchor"], s["parts"]),
-                                    (".eh_frame", s.get("eh_parts", []))):
-                    if parts:
-                        lines.append(f"{name}.spacer.{_slug(s['unit'])}{address} : "
-                                     f"{{ {_parts(parts)} }} {phdrs}\n")
-                        address = ""
+            lines = [f"{name}.spacer.{_slug(p['lib'])} {s['address'] + p['offset']:#x} : "
+                     f"{{ {_parts([p])} }} {phdrs}\n"
+                     for s in area["slots"]
+                     for name, parts in ((area["anchor"], s["parts"]),
+                                         (".eh_frame", s.get("eh_parts", [])))
+                     for p in parts]
             tail = "" if area["slots"][-1]["spoilt"] else close
             edits.append((anchor.start, "".join(lines) + tail))
             continue
@@ -108,8 +106,9 @@ def rewrite_script(text: str, path: str, piece: dict) -> str:
         # Each slot ends on its own page boundary: the fill of its last page must not
         # depend on what the image places next.
         last = area["slots"][-1]
-        lines = [f". = {origin + s['offset']:#x}; {_parts(s['parts'])} "
-                 f"{'' if s is last and s['spoilt'] else close}" for s in area["slots"]]
+        lines = ["".join(f". = {origin + s['offset'] + p['offset']:#x}; {_parts([p])} "
+                         for p in s["parts"])
+                 + f"{'' if s is last and s['spoilt'] else close}" for s in area["slots"]]
         lines.append("\n")
         split = anchor.items[area["split"]].start if area["split"] < len(anchor.items) \
             else anchor.body_end

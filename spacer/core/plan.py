@@ -31,6 +31,7 @@ ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides i
 # equal everywhere.
 AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 READ_ONLY_KINDS = ("text", "rodata", "eh_frame")
+KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 
 
@@ -43,87 +44,102 @@ class PlanOptions:
 
 
 @dataclass
-class Member:
-    digest: str
+class Library:
+    """A library name and its variants in the fleet.
+
+    Variants are told apart by content, but all variants of one library get the same
+    slot: no image holds two of them, and variants that differ in a few bytes (a
+    configured name, a timestamp) still share every page where they agree.
+    """
+
     name: str
-    object: str  # canonical object path (first app's)
-    kinds: dict  # kind -> {"sections", "size", "align", "solid", "keep"}
-    undefined: tuple[str, ...] = ()
+    variants: dict[str, dict] = field(default_factory=dict)  # digest -> object facts
+    holders: dict[str, str] = field(default_factory=dict)  # app -> digest it links
+
+    @property
+    def apps(self) -> list[str]:
+        return sorted(self.holders)
+
+    def kinds(self) -> set[str]:
+        return {k for v in self.variants.values() for k in v["kinds"]}
+
+    def extent(self, kind: str) -> tuple[int, int]:
+        parts = [v["kinds"][kind] for v in self.variants.values() if kind in v["kinds"]]
+        return max(p["size"] for p in parts), max(p["align"] for p in parts)
+
+    def refs(self, kinds: tuple[str, ...]) -> set[str]:
+        return {sym for v in self.variants.values() for k in kinds
+                for sym in v["kinds"].get(k, {}).get("refs", ())}
 
 
 @dataclass
 class Unit:
-    """What gets one slot per kind: the shared variants that one set of images holds."""
+    """What gets one slot per kind: the shared libraries one set of images holds."""
 
     id: str
-    members: list[Member]
+    members: list[Library]
     apps: list[str]
     sizes: dict[str, int] = field(default_factory=dict)
     aligns: dict[str, int] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)  # kind -> offset in the area
+    member_offsets: dict[str, list[int]] = field(default_factory=dict)  # kind -> per member
     # kind -> its slot refers to symbols whose address differs between images (so at
     # least its last page differs anyway: the image's own content may share that page)
     spoilt: dict[str, bool] = field(default_factory=dict)
 
 
-def _variants(extracts: list[dict]) -> dict[str, tuple[Member, list[str]]]:
-    found: dict[str, tuple[Member, list[str]]] = {}
+def _libraries(extracts: list[dict]) -> dict[str, Library]:
+    found: dict[str, Library] = {}
     for ex in sorted(extracts, key=lambda e: e["app"]):
         for obj in ex["objects"]:
-            if obj["digest"] not in found:
-                found[obj["digest"]] = (Member(obj["digest"], obj["name"], obj["path"],
-                                               obj["kinds"], tuple(obj["undefined"])), [])
-            apps = found[obj["digest"]][1]
-            if ex["app"] not in apps:
-                apps.append(ex["app"])
+            lib = found.setdefault(obj["name"], Library(obj["name"]))
+            lib.variants.setdefault(obj["digest"], obj)  # first app's object is canonical
+            lib.holders[ex["app"]] = obj["digest"]
     return found
 
 
 def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
-    """Shared variants, packed together when the same images hold them (``group``).
+    """Libraries that several images hold, packed together when the same images hold
+    them (``group``): they always travel together, so packing them into one slot costs
+    no sharing and saves the padding of page-aligning each. Within a slot, libraries
+    that refer to per-image symbols (``main``, table bounds) go last, so those
+    references spoil as few of the slot's pages as possible."""
+    shared = [lib for lib in _libraries(extracts).values()
+              if len(lib.holders) >= 2 and lib.kinds()]
+    fixed = {sym for lib in shared for v in lib.variants.values() for sym in v["defined"]}
 
-    Variants held by exactly the same images always travel together, so packing
-    them into one slot costs no sharing and saves the padding of page-aligning each.
-    Within a slot, variants that refer to per-image symbols (``main``, table bounds)
-    go last, so those references spoil as few of the slot's pages as possible.
-    """
-    shared = [(m, tuple(sorted(apps))) for m, apps in _variants(extracts).values()
-              if len(apps) >= 2 and m.kinds]
-    defined_by_shared = {sym for ex in extracts for obj in ex["objects"]
-                         if any(obj["digest"] == m.digest for m, _ in shared)
-                         for sym in obj["defined"]}
+    def per_image_refs(lib: Library, kinds: tuple[str, ...]) -> int:
+        return len(lib.refs(kinds) - fixed)
 
-    def per_image_refs(m: Member, kinds: tuple[str, ...] | None = None) -> int:
-        return sum(1 for kind, part in m.kinds.items() if kinds is None or kind in kinds
-                   for sym in part.get("refs", ()) if sym not in defined_by_shared)
-
-    by_apps: dict[tuple[str, ...], list[Member]] = {}
-    for m, apps in shared:
-        key = apps if options.group else (*apps, m.digest)
-        by_apps.setdefault(key, []).append(m)
+    by_apps: dict[tuple[str, ...], list[Library]] = {}
+    for lib in shared:
+        key = tuple(lib.apps) if options.group else (*lib.apps, lib.name)
+        by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
-    for key, members in by_apps.items():
-        members.sort(key=lambda m: (per_image_refs(m), m.name, m.digest))
+    all_kinds = (*KINDS_ORDER, "eh_frame")
+    for members in by_apps.values():
+        members.sort(key=lambda lib: (per_image_refs(lib, all_kinds), lib.name))
         extra = f"+{len(members) - 1}" if len(members) > 1 else ""
-        apps = [a for a in key if a in {e["app"] for e in extracts}]
-        units.append(Unit(f"{members[0].name}{extra}:{members[0].digest[:8]}", members, apps))
+        units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
     for u in units:
-        for kind in {k for m in u.members for k in m.kinds}:
-            offset, align = 0, 1
-            for m in u.members:
-                part = m.kinds.get(kind)
-                if part:
-                    offset = align_up(offset, part["align"]) + part["size"]
-                    align = max(align, part["align"])
-            u.sizes[kind] = offset
-            u.aligns[kind] = align
+        for kind in sorted({k for lib in u.members for k in lib.kinds()}):
+            offset, align, offsets = 0, 1, []
+            for lib in u.members:
+                size, lib_align = lib.extent(kind) if kind in lib.kinds() else (0, 1)
+                offset = align_up(offset, lib_align)
+                offsets.append(offset)
+                offset += size
+                align = max(align, lib_align)
+            u.sizes[kind], u.aligns[kind], u.member_offsets[kind] = offset, align, offsets
         for kind in u.sizes:
             group = ("rodata", "eh_frame") if kind in ("rodata", "eh_frame") else (kind,)
-            u.spoilt[kind] = any(per_image_refs(m, group) for m in u.members)
+            u.spoilt[kind] = any(per_image_refs(lib, group) for lib in u.members)
         if "eh_frame" in u.sizes:
             # A unit's .eh_frame shares its rodata slot (same segment): one page, not two.
             eh, eh_align = u.sizes.pop("eh_frame"), u.aligns.pop("eh_frame")
-            u.sizes["rodata"] = align_up(u.sizes.get("rodata", 0), eh_align) + eh + EH_FRAME_SLACK
+            start = align_up(u.sizes.get("rodata", 0), eh_align)
+            u.member_offsets["eh_frame"] = [start + o for o in u.member_offsets["eh_frame"]]
+            u.sizes["rodata"] = start + eh + EH_FRAME_SLACK
             u.aligns["rodata"] = max(u.aligns.get("rodata", 1), eh_align)
     # Most shared and largest first: they get the low, contiguous addresses.
     units.sort(key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id))
@@ -154,13 +170,18 @@ def _colour(units: list[Unit], kind: str, page_align: bool) -> int:
     return align_up(end, PAGE) if page_align and kind not in TLS_KINDS else end
 
 
+def _slotted(app: str, units: list[Unit]) -> set[str]:
+    """Names of the libraries of ``app`` that have slots."""
+    return {lib.name for u in units if app in u.apps for lib in u.members}
+
+
 def _moved(ex: dict, units: list[Unit], kind: str) -> tuple[int, int]:
     """Bytes (and worst alignment padding) that leave the anchor of ``kind`` in app ``ex``."""
-    digests = {m.digest for u in units if ex["app"] in u.apps for m in u.members}
+    slotted = _slotted(ex["app"], units)
     solid = slack = 0
     for obj in ex["objects"]:
         part = obj["kinds"].get(kind)
-        if part and obj["digest"] in digests:
+        if part and obj["name"] in slotted:
             solid += part["solid"] if kind != "eh_frame" else 0
             slack += part["align"]
     return solid, slack
@@ -179,9 +200,10 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> di
         "apps": sorted(e["app"] for e in extracts),
         "areas": {k: {"base": bases.get(k), "size": sizes[k]} for k in sizes},
         "tls": tls,
-        "units": [{"id": u.id, "apps": u.apps, "members": [m.name for m in u.members],
-                   "digests": [m.digest for m in u.members], "sizes": u.sizes,
-                   "offsets": u.offsets, "spoilt": u.spoilt} for u in units],
+        "units": [{"id": u.id, "apps": u.apps, "members": [lib.name for lib in u.members],
+                   "variants": {lib.name: lib.holders for lib in u.members},
+                   "sizes": u.sizes, "offsets": u.offsets, "spoilt": u.spoilt}
+                  for u in units],
         "slices": {e["app"]: _slice(e, units, bases, tls, options) for e in extracts},
     }
     layout["ideal_read_only_pages"] = ideal_bound(extracts)
@@ -189,12 +211,7 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> di
 
 
 def _anchor_addr(ex: dict, kind: str) -> int:
-    anchor = ex["anchors"][kind]["output"]
-    try:
-        return ex["original_sections"][anchor][0]
-    except KeyError:
-        raise BadInput(f"original image has no {anchor} section",
-                       ex["recipe"]["debug_image"]) from None
+    return ex["anchor_addresses"][kind]
 
 
 def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata_total: int,
@@ -243,12 +260,12 @@ def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) 
     each TLS section, the image's own TLS follows, and padding gives one size."""
     own = {"tdata": 0, "tbss": 0}
     for e in extracts:
-        digests = {m.digest for u in units if e["app"] in u.apps for m in u.members}
+        slotted = _slotted(e["app"], units)
         for kind in TLS_KINDS:
             mine = 0
             for obj in e["objects"]:
                 part = obj["kinds"].get(kind)
-                if part and obj["digest"] not in digests:
+                if part and obj["name"] not in slotted:
                     mine = align_up(mine, part["align"]) + part["size"]
             own[kind] = max(own[kind], mine)
     # Shared slots first, then the image's own TLS, padded to one size for all.
@@ -259,13 +276,25 @@ def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) 
 def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
            options: PlanOptions) -> dict:
     """What one app's linker script needs: its slots, in address order, per kind."""
-    paths = {o["digest"]: o["path"] for o in ex["objects"]}
-    mine = [u for u in units if ex["app"] in u.apps]
+    app = ex["app"]
+    mine = [u for u in units if app in u.apps]
     areas: dict[str, dict] = {}
+
+    def link_path(lib: Library) -> str:
+        digest = lib.holders[app]
+        if options.copy_objs:
+            return lib.variants[digest]["path"]
+        return next(o["path"] for o in ex["objects"] if o["name"] == lib.name)
+
     def parts_of(u: Unit, kind: str) -> list[dict]:
-        return [{"lib": m.name, "object": m.object if options.copy_objs else paths[m.digest],
-                 "sections": m.kinds[kind]["sections"], "keep": m.kinds[kind]["keep"]}
-                for m in u.members if kind in m.kinds]
+        parts = []
+        for lib, offset in zip(u.members, u.member_offsets.get(kind, []), strict=False):
+            part = lib.variants[lib.holders[app]]["kinds"].get(kind)
+            if part:
+                parts.append({"lib": lib.name, "digest": lib.holders[app], "offset": offset,
+                              "object": link_path(lib), "sections": part["sections"],
+                              "keep": part["keep"]})
+        return parts
 
     for kind, anchor in ex["anchors"].items():
         if kind == "eh_frame":
@@ -286,6 +315,7 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             areas[kind] = {"anchor": anchor["output"], "split": anchor["split"], "slots": slots,
                            "separate": kind in SEPARATE_KINDS}
     has_tls = any(k in areas for k in TLS_KINDS)
+    libs = {lib.name: lib for u in mine for lib in u.members}
     return {
         "app": ex["app"],
         "text_start": _anchor_addr(ex, "text"),
@@ -295,9 +325,8 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         "page_align": options.align,
         "areas": areas,
         "tls": tls if has_tls else None,
-        "objects": {o["path"]: (next((m.object for u in mine for m in u.members
-                                      if m.digest == o["digest"]), o["path"])
-                                if options.copy_objs else o["path"]) for o in ex["objects"]},
+        "objects": {o["path"]: link_path(lib) if (lib := libs.get(o["name"])) else o["path"]
+                    for o in ex["objects"]},
     }
 
 

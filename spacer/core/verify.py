@@ -39,32 +39,31 @@ def check_app(piece: dict, debug_image: Path, link_map: Path) -> dict:
     slots: dict[str, dict] = {}
     for kind, area in piece["areas"].items():
         for slot in area["slots"]:
-            start = _slot_start(slot, placed, misplaced, kind)
-            if start is None or kind not in _COMPARED_KINDS or slot["address"] is None:
+            parts = slot["parts"] + slot.get("eh_parts", [])
+            for part in parts:
+                _check_part(part, slot, kind, placed, misplaced)
+            if kind not in _COMPARED_KINDS or slot["address"] is None:
                 continue
-            key = f"{slot['unit']}/{kind}"
+            # Pages are compared between images that link the same variants.
+            key = f"{slot['unit']}/{kind}/" + "+".join(p["digest"][:8] for p in parts)
             slots[key] = {"pages": _fingerprints(pages, symbols, slot, placed)}
     return {"app": piece["app"], "misplaced": misplaced, "slots": slots}
 
 
-def _slot_start(slot: dict, placed: dict, misplaced: list[str], kind: str) -> int | None:
-    """Where the slot's first section landed; records a line when it is not the plan."""
-    first = slot["parts"][0]
-    sections = [s for s in first["sections"] if s != "COMMON"]
-    found = [placed.get(first["object"], {}).get(s) for s in sections]
-    found = [p for p in found if p is not None]
+def _check_part(part: dict, slot: dict, kind: str, placed: dict, misplaced: list[str]) -> None:
+    """Record a line when a library's sections are not where the plan put them."""
+    sections = [s for s in part["sections"] if s != "COMMON"]
+    found = [p for s in sections if (p := placed.get(part["object"], {}).get(s)) is not None]
     if not found:
         if sections and kind not in ("bss", "tbss"):
-            misplaced.append(f"{first['lib']} {kind}: not in the link map")
-        return None
+            misplaced.append(f"{part['lib']} {kind}: not in the link map")
+        return
+    if slot["address"] is None:  # TLS: the offset inside the TLS block is what matters
+        return
     start = min(p.address for p in found)
-    expected = slot["address"]
-    if expected is None:  # TLS: the offset inside the TLS block is what matters
-        return start
-    if start < expected or start >= expected + max(slot["size"], 1):
-        misplaced.append(f"{first['lib']} {kind}: at {start:#x}, planned {expected:#x}")
-        return None
-    return start
+    expected = slot["address"] + part["offset"]
+    if start != expected:
+        misplaced.append(f"{part['lib']} {kind}: at {start:#x}, planned {expected:#x}")
 
 
 def _fingerprints(digests: dict[int, str], image_symbols: dict[str, int], slot: dict,
