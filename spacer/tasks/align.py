@@ -53,11 +53,16 @@ def align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: 
                 relink_only: bool = False) -> Iterator[dict]:
     layout = OutputLayout(out)
     names = [a.name for a in apps]
+    docs = {"extract": "read objects, sections and build commands of each app",
+            "lds": "write each app's linker script", "relink": "relink each app and run its "
+            "post-link steps", "verify": "check planned addresses; fingerprint shared pages"}
+    for basename, doc in docs.items():
+        if not (relink_only and basename in ("extract", "lds")):
+            yield {"basename": basename, "name": None, "doc": doc}
     if not relink_only:
         for app in apps:
             image = Path(app.link_cmd).with_name(Path(app.link_cmd).name.removesuffix(".dbg.cmd"))
             yield {"basename": "extract", "name": app.name,
-                   "doc": "read objects, sections and build commands of one app",
                    "actions": [(run_extract, [app, layout.extract(app.name)])],
                    "file_dep": [app.link_cmd, f"{image}.dbg", str(image)],
                    "targets": [str(layout.extract(app.name))], "clean": True}
@@ -68,15 +73,13 @@ def align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: 
                "uptodate": [config_changed({"options": asdict(options), "apps": names})],
                "clean": True}
         for app in apps:
-            yield {"basename": "lds", "name": app.name, "doc": "write the app's linker script",
-                   "actions": [(run_lds, [layout.extract(app.name), layout.plan_slice(app.name),
+            yield {"basename": "lds", "name": app.name, "actions": [(run_lds, [layout.extract(app.name), layout.plan_slice(app.name),
                                           layout.script(app.name)])],
                    "file_dep": [str(layout.extract(app.name)), str(layout.plan_slice(app.name))],
                    "targets": [str(layout.script(app.name))], "clean": True}
     for app in apps:
         image = layout.image(app)
         yield {"basename": "relink", "name": app.name,
-               "doc": "relink the app and run its post-link steps",
                "actions": [(run_relink, [layout.extract(app.name), layout.plan_slice(app.name),
                                          layout.script(app.name), layout.app_dir(app.name),
                                          _log if verbose else None])],
@@ -84,7 +87,6 @@ def align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: 
                             str(layout.script(app.name))],
                "targets": [str(image), f"{image}.dbg", f"{image}.map"], "clean": True}
         yield {"basename": "verify", "name": app.name,
-               "doc": "check planned addresses; fingerprint shared pages",
                "actions": [(run_verify, [layout.plan_slice(app.name), image,
                                          layout.verify(app.name)])],
                "file_dep": [str(layout.plan_slice(app.name)), str(image), f"{image}.dbg",
