@@ -14,12 +14,12 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from spacer.core.errors import ExternalFailure, ToolMissing
+from spacer.core.fileio import write_bytes_atomic
 from spacer.demo import LDS_DIR, SCRIPTS_DIR, SRC_DIR
 from spacer.demo.apps import DemoApp, generated_source, is_generated
 
@@ -78,19 +78,7 @@ def write_if_changed(path: Path, text: str) -> None:
     data = text.encode()
     if path.is_file() and path.read_bytes() == data:
         return
-    atomic_write(path, data)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data)
 
 
 def _library_steps(prefix: str, lib_dir: Path, out_name: str, build: Path,
@@ -172,7 +160,7 @@ def run_step(step: BuildStep) -> None:
     if proc.returncode != 0:
         what = step.outputs[0] if step.outputs else step.cmd_file
         raise ExternalFailure(f"{step.argv[0]} failed: {_first_error(proc)}", path=what)
-    atomic_write(step.cmd_file, (shlex.join(step.argv) + "\n").encode())
+    write_bytes_atomic(step.cmd_file, (shlex.join(step.argv) + "\n").encode())
 
 
 def _first_error(proc: subprocess.CompletedProcess) -> str:
