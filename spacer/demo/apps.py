@@ -45,7 +45,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
     DemoApp("counter", CORE + ("ukalloc", "ukhash", "ramfs", "ukargs"), (),
             "counter: words=11 the=3 crc=323d3283", 9),
     DemoApp("args", CORE + ("ukargs",), (), "args: 3 [one|two three|four] extra=0 errno=34", 10),
-    DemoApp("bigtable", CORE + ("ukalloc",), (), "bigtable: entries=16384 funcs=200 sum=c6e40000 acc=d50562f3", 11),
+    DemoApp("bigtable", CORE + ("ukalloc",), (), "bigtable: entries=81920 funcs=200 sum=e2740000 acc=ed907e2b", 11),
     DemoApp("libinfo", CORE + ("ukalloc", "uksched", "uklibinfo"), (),
             "libinfo: 6 libs: kvmplat ukboot nolibc ukalloc uksched uklibinfo inits=2 ticks=1",
             12),

@@ -1,4 +1,5 @@
-/* C entry from multiboot.S: console, command line, TLS, then ukboot. */
+/* C entry from multiboot.S: console, traps, memory map, CPU probe, command
+ * line, TLS, then ukboot. */
 #include <uk_plat.h>
 #include <uk_init.h>
 #include <io.h>
@@ -22,6 +23,8 @@ struct multiboot_info {
 extern char _tls_start[], _etdata[], _tls_end[];
 
 void _kvmplat_serial_init(void);
+void _kvmplat_idt_init(void);
+void _kvmplat_memmap_init(unsigned long mbi_addr);
 
 static const char *cmdline = "";
 /* Read back through %fs after setup; also keeps .tdata non-empty in every image. */
@@ -29,12 +32,6 @@ __thread unsigned long ukplat_tls_canary = 0x5350414345520a00UL;
 static char tls_area[TLS_AREA_SIZE] __attribute__((aligned(TLS_ALIGN)));
 
 UK_LIBINFO("kvmplat", "0.17.0");
-
-static void wrmsr(unsigned int msr, unsigned long v)
-{
-	__asm__ __volatile__("wrmsr" : : "c"(msr), "a"((unsigned int)v),
-			     "d"((unsigned int)(v >> 32)));
-}
 
 unsigned long ukplat_tls_size(void)
 {
@@ -77,6 +74,9 @@ void _kvmplat_start(unsigned long mbi_addr)
 	const struct multiboot_info *mbi = (const struct multiboot_info *)mbi_addr;
 
 	_kvmplat_serial_init();
+	_kvmplat_idt_init();
+	_kvmplat_memmap_init(mbi_addr);
+	ukplat_cpu();
 	if (mbi && (mbi->flags & MB_INFO_CMDLINE))
 		cmdline = (const char *)(unsigned long)mbi->cmdline;
 	tls_setup();

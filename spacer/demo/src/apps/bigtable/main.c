@@ -1,4 +1,4 @@
-/* A large app: 64 KiB of table data and 200 generated functions. */
+/* A large app: 320 KiB of table data and 200 generated functions. */
 #include <stdio.h>
 #include <stdint.h>
 #include <uk_alloc.h>
@@ -11,8 +11,10 @@
 #define E1024(i) E256(i), E256((i) + 256), E256((i) + 512), E256((i) + 768)
 #define E4096(i) E1024(i), E1024((i) + 1024), E1024((i) + 2048), E1024((i) + 3072)
 
-static const uint32_t table[16384] = {
-	E4096(0u), E4096(4096u), E4096(8192u), E4096(12288u)
+#define E16384(i) E4096(i), E4096((i) + 4096), E4096((i) + 8192), E4096((i) + 12288)
+
+static const uint32_t table[81920] = {
+	E16384(0u), E16384(16384u), E16384(32768u), E16384(49152u), E16384(65536u)
 };
 
 #define F(n)                                                                 \
