@@ -131,8 +131,9 @@ def test_final_link_command_has_unikraft_form(demo_workspace: Path):
     argv = shlex.split((build / f"{dbg.name}.cmd").read_text())
     assert argv[:3] == ["gcc", "-Wl,-m,elf_x86_64", "-Wl,--entry=_multiboot_entry"]
     objects = [a for a in argv if a.endswith(".o")]
-    assert objects == [str(build / f"lib{lib}.o") for lib in app.libs] + [
-        str(build / "appkvstore.o")]
+    libs = [str(build / f"lib{lib}.o") for lib in app.libs]
+    # Unikraft's order: the platform library, the app, then the other libraries.
+    assert objects == [libs[0], str(build / "appkvstore.o"), *libs[1:]]
     assert f"-Wl,-dT,{build / 'libkvmplat' / 'link64.lds'}" in argv
     assert argv[-2:] == ["-o", str(dbg)]
     assert {"-nostdlib", "-Wl,--build-id=none", "-nostdinc", "-no-pie"} <= set(argv)

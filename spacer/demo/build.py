@@ -124,7 +124,9 @@ def app_steps(workspace: Path, app: DemoApp, src_root: Path = SRC_DIR) -> list[B
         objects.append(build / f"lib{lib}.o")
     steps += _library_steps(app.name, app_dir, f"app{app.name}", build,
                             (*CFLAGS, *includes, f"-I{app_dir}"), headers)
-    objects.append(build / f"app{app.name}.o")
+    # Unikraft links the platform library first and the app right after it, then the
+    # other libraries: every library after the app moves with the app's size.
+    objects.insert(1, build / f"app{app.name}.o")
 
     image = image_path(workspace, app)
     dbg = image.with_name(image.name + ".dbg")
