@@ -9,6 +9,8 @@ int main(int argc, char *argv[])
 
 	(void)argc;
 	(void)argv;
+	if (uk_hash_selftest())
+		printf("hashsum: selftest failed\n");
 	printf("hashsum: crc32=%08x fnv1a=%08x\n", uk_crc32(check, strlen(check)),
 	       uk_fnv1a(check, strlen(check)));
 	return 5;
