@@ -71,7 +71,7 @@ def bench_fleet(root: Path, count: int) -> dict:
 
 
 def run(ns: argparse.Namespace) -> int:
-    out = Console()
+    out = Console(width=150)
     rows = []
     for count in ns.count:
         if ns.keep:
