@@ -56,8 +56,11 @@ def extract_app(app: AppBuild) -> dict:
         kinds = movable_sections(obj, path, scripts, default_index, anchors)
         extents = {k: kind_extent(obj, names) for k, (names, _) in kinds.items()}
         text_head += head_size(obj, path, scripts, default_index, anchors["text"])
-        # What moves with the object: its slotted sections and its global symbols.
-        local = {n for names, _ in kinds.values() for n in names} | set(obj.defined)
+        # What moves with the object: its slotted sections, its global symbols, and
+        # the local ones (".LC0" constants) defined in slotted sections.
+        movable = {n for names, _ in kinds.values() for n in names}
+        local = movable | set(obj.defined) | {sym for sym, sec in obj.local_symbols.items()
+                                              if sec in movable}
         objects.append({
             "path": path,
             "name": obj.name,

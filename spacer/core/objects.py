@@ -63,6 +63,7 @@ class ObjectFile:
     defined: tuple[str, ...]  # global/weak symbols it defines
     undefined: tuple[str, ...]  # symbols it needs from elsewhere
     refs: dict[str, tuple[str, ...]]  # section -> symbols its relocations point at
+    local_symbols: dict[str, str]  # local symbol (e.g. ".LC0") -> the section defining it
     digest: str
 
     def section(self, name: str) -> Section | None:
@@ -169,9 +170,13 @@ def _read(path: Path, f) -> ObjectFile:
     defined: list[str] = []
     undefined: list[str] = []
     common: list[tuple[str, int, int]] = []
+    local_symbols: dict[str, str] = {}
     symtab = elf.get_section_by_name(".symtab")
     for sym in symtab.iter_symbols() if symtab is not None else ():
         bind = sym["st_info"]["bind"]
+        if sym.name and bind == "STB_LOCAL" and isinstance(sym["st_shndx"], int) \
+                and sym["st_shndx"] in alloc_index:
+            local_symbols[sym.name] = alloc_index[sym["st_shndx"]]
         if not sym.name or bind == "STB_LOCAL":
             continue
         shndx = sym["st_shndx"]
@@ -193,5 +198,6 @@ def _read(path: Path, f) -> ObjectFile:
         defined=tuple(sorted(set(defined))),
         undefined=tuple(sorted(set(undefined))),
         refs={sec: tuple(sorted(syms)) for sec, syms in refs.items()},
+        local_symbols=local_symbols,
         digest=digest.hexdigest()[:24],
     )
