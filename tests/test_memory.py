@@ -243,23 +243,22 @@ def test_identical_pair_needs_fewer_frames_than_different_pair(tiny: dict[str, P
 
 
 @needs_qemu
-def test_demo_fleet_shared_images_use_fewer_frames(demo_workspace: Path, tmp_path: Path) -> None:
+def test_aligned_demo_pair_uses_fewer_frames(demo_workspace: Path, tmp_path: Path) -> None:
     real_ksm_or_skip()
-    build = {app: demo_workspace / "apps" / app / "build" / f"{app}_qemu-x86_64"
-             for app in ("hello", "bigtable")}
-    # Until the aligner exists: "aligned" runs hello twice, so it shares more than the original.
-    manifest = {"apps": {
-        "hello": {s: {"image": str(build["hello"]), "debug": ""} for s in memory.SETS},
-        "bigtable": {"original": {"image": str(build["bigtable"]), "debug": ""},
-                     "aligned": {"image": str(build["hello"]), "debug": ""}},
-    }}
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps(manifest))
+    from spacer.tasks.config import Settings
+    from spacer.tasks.loader import run_tasks
+
+    out = tmp_path / "out"
+    settings = Settings(workspace=demo_workspace, out=out, demo=False, apps=("kvstore", "counter"))
+    code, _, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
     before = ksm.snapshot()
     with ksm.ksm_session() as session:
-        result = memory.measure_fleet(session, memory.load_manifest(path), [2])
+        result = memory.measure_fleet(session, memory.load_manifest(out / "manifest.json"), [2])
     assert ksm.snapshot() == before
     (orig,), (ali,) = result.original, result.aligned
-    print(f"demo frames: original {orig.frames}, aligned {ali.frames}")
+    print(f"demo frames (kvstore + counter, 2 instances each): original {orig.frames}, "
+          f"aligned {ali.frames}")
     assert ali.frames < orig.frames
     assert result.predicted_pages("aligned") < result.predicted_pages("original")
+    assert not _children()
