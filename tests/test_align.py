@@ -228,3 +228,24 @@ def test_failing_linker_message_is_shown(small_fleet, capsys, tmp_path: Path):
     assert code != 0
     assert_one_line(err, "hashsum", "spacer_nowhere")
     assert not list(small_fleet["out"].glob("apps/hashsum/*_qemu-x86_64"))
+
+
+@pytest.mark.boot
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
+def test_copy_objs_links_one_canonical_object(small_fleet):
+    settings = Settings(workspace=small_fleet["ws"], out=small_fleet["out"], demo=False,
+                        plan={"copy_objs": True})
+    code, _, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
+    slices = {app: json.loads((small_fleet["out"] / "plan" / f"{app}.json").read_text())
+              for app in ("kvstore", "counter")}
+    used = [{Path(k).name: v for k, v in s["objects"].items()} for s in slices.values()]
+    # Identical library sets: kvstore links counter's files (the first holder's)...
+    assert used[0]["libnolibc.o"] == used[1]["libnolibc.o"]
+    assert "/apps/counter/build/" in used[0]["libukhash.o"]
+    assert used[0]["appkvstore.o"].endswith("/apps/kvstore/build/appkvstore.o")
+    # ...and the user's files are read, never written.
+    entry = manifest(small_fleet["out"])["counter"]
+    original = boot(Path(entry["original"]["image"]))
+    relinked = boot(Path(entry["aligned"]["image"]))
+    assert relinked.output == original.output and relinked.exit_code == original.exit_code

@@ -34,3 +34,12 @@ class BadInput(SpacerError):
 
 class ExternalFailure(SpacerError):
     """An external program ran and failed; its message is part of the line."""
+
+
+def first_error_line(output: str, fallback: str = "no message") -> str:
+    """The line of a tool's output that says what went wrong: the first that mentions
+    an error, skipping gcc's "collect2: error: ld returned 1" summary."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    telling = [ln for ln in lines if not ln.startswith("collect2:")
+               and any(w in ln.lower() for w in ("error", "undefined", "cannot"))]
+    return (telling or lines or [fallback])[0]

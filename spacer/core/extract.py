@@ -11,7 +11,13 @@ from elftools.elf.elffile import ELFFile
 from spacer.core.errors import BadInput
 from spacer.core.ldparse import Script, parse_script
 from spacer.core.objects import read_object
-from spacer.core.placement import find_anchors, head_size, kind_extent, movable_sections
+from spacer.core.placement import (
+    find_anchors,
+    head_size,
+    kind_extent,
+    movable_sections,
+    place_object,
+)
 from spacer.core.recipe import read_link_recipe
 from spacer.core.workspace import AppBuild
 
@@ -53,9 +59,10 @@ def extract_app(app: AppBuild) -> dict:
     text_head = 0
     for path in recipe.objects:
         obj = read_object(Path(path))
-        kinds = movable_sections(obj, path, scripts, default_index, anchors)
+        placed = place_object(obj, path, scripts)
+        kinds = movable_sections(placed, default_index, anchors)
         extents = {k: kind_extent(obj, names) for k, (names, _) in kinds.items()}
-        text_head += head_size(obj, path, scripts, default_index, anchors["text"])
+        text_head += head_size(obj, placed, default_index, anchors["text"])
         # What moves with the object: its slotted sections, its global symbols, and
         # the local ones (".LC0" constants) defined in slotted sections.
         movable = {n for names, _ in kinds.values() for n in names}
@@ -71,16 +78,13 @@ def extract_app(app: AppBuild) -> dict:
                                           if sym not in local})}
                       for k, (names, keep) in kinds.items() if extents[k][0] > 0},
             "defined": list(obj.defined),
-            "undefined": list(obj.undefined),
         })
     return {
         "app": app.name,
-        "build_dir": app.build_dir,
         "recipe": asdict(recipe),
         "anchors": {k: asdict(a) for k, a in anchors.items()},
         "text_head": text_head,
         "objects": objects,
-        "original_sections": sections,
         "anchor_addresses": anchor_addresses(scripts[default_index], anchors, sections),
     }
 

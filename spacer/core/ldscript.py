@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from spacer.core.ldparse import OutputSection, Script, Statement, parse_script
-from spacer.core.placement import TLS_KINDS
+from spacer.core.placement import TLS_KINDS, find_anchors
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
@@ -114,8 +114,9 @@ def rewrite_script(text: str, path: str, piece: dict) -> str:
             else anchor.body_end
         edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
     if piece["tls"]:
+        tls_anchors = {k: script.output(a.output) for k, a in find_anchors(script).items()}
         for kind in TLS_KINDS:
-            anchor = script.output(_tls_anchor(piece, script, kind))
+            anchor = tls_anchors.get(kind)
             if anchor is not None:
                 total = piece["tls"][f"{kind}_total"]
                 edits.append((anchor.body_end, f"\n. = {total:#x}; /* spacer: one TLS size */\n"))
@@ -126,13 +127,3 @@ def rewrite_script(text: str, path: str, piece: dict) -> str:
         out = out[:offset] + insert + out[offset:]
     return out
 
-
-def _tls_anchor(piece: dict, script: Script, kind: str) -> str:
-    area = piece["areas"].get(kind)
-    if area:
-        return area["anchor"]
-    canonical = "." + kind
-    for out in script.outputs:
-        if any(i.spec is not None and i.spec.matches("anyfile.o", canonical) for i in out.items):
-            return out.name
-    return canonical

@@ -15,16 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from spacer.core.errors import ExternalFailure, ToolMissing
-from spacer.core.recipe import substitute
-
-
-def _first_error(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in lines:
-        if "error" in ln.lower() or "cannot" in ln.lower() or "undefined" in ln.lower():
-            return ln
-    return lines[0] if lines else "no message"
+from spacer.core.errors import ExternalFailure, ToolMissing, first_error_line
+from spacer.core.recipe import default_script, substitute
 
 
 def run_argv(argv: list[str], cwd: str, what: str, log: Callable[[str], None] | None) -> None:
@@ -37,7 +29,7 @@ def run_argv(argv: list[str], cwd: str, what: str, log: Callable[[str], None] | 
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
-        raise ExternalFailure(f"{what} failed: {_first_error(proc.stderr + proc.stdout)}")
+        raise ExternalFailure(f"{what} failed: {first_error_line(proc.stderr + proc.stdout)}")
 
 
 def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
@@ -50,7 +42,7 @@ def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
         scratch = Path(tmp)
         mapping = {recipe["debug_image"]: str(scratch / Path(recipe["debug_image"]).name),
                    recipe["image"]: str(scratch / image.name),
-                   _default_script(recipe): str(script)}
+                   default_script(recipe["scripts"], recipe["cmd_file"]): str(script)}
         for suffix in (".bootinfo", ".multiboot"):
             mapping[recipe["image"] + suffix] = str(scratch / (image.name + suffix))
         mapping.update(piece["objects"])  # absolute (or canonical) object paths
@@ -76,6 +68,3 @@ def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
         os.replace(final_image, result["image"])
     return result
 
-
-def _default_script(recipe: dict) -> str:
-    return next(path for kind, path in recipe["scripts"] if kind == "dT")

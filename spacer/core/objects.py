@@ -66,9 +66,6 @@ class ObjectFile:
     local_symbols: dict[str, str]  # local symbol (e.g. ".LC0") -> the section defining it
     digest: str
 
-    def section(self, name: str) -> Section | None:
-        return next((s for s in self.sections if s.name == name), None)
-
 
 def object_name(path: Path) -> str:
     """``build/libnolibc.o`` -> ``libnolibc``; ``build/apphello.o`` -> ``apphello``."""

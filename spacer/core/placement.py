@@ -80,17 +80,22 @@ def place(scripts: list[Script], path: str, section: str) -> Placed | None:
     return None
 
 
-def movable_sections(obj: ObjectFile, link_path: str, scripts: list[Script], default_index: int,
+def place_object(obj: ObjectFile, link_path: str, scripts: list[Script]) -> dict[str, Placed]:
+    """Where the original scripts put each allocated section of ``obj`` (and its COMMON
+    symbols, under the name ``COMMON``); orphan sections are left out."""
+    names = [s.name for s in obj.sections] + (["COMMON"] if obj.common else [])
+    return {name: p for name in names if (p := place(scripts, link_path, name)) is not None}
+
+
+def movable_sections(placed_by_name: dict[str, Placed], default_index: int,
                      anchors: dict[str, Anchor]) -> dict[str, tuple[list[str], bool]]:
-    """For each kind, the names of ``obj``'s sections that its anchor would collect
+    """For each kind, the names of an object's sections that its anchor would collect
     after the boot-only head (those spacer may move into the library's slot), and
     whether the statements that took them said KEEP."""
     by_output = {a.output: a for a in anchors.values()}
     found: dict[str, tuple[list[str], bool]] = {}
-    names = [s.name for s in obj.sections] + (["COMMON"] if obj.common else [])
-    for name in names:
-        placed = place(scripts, link_path, name)
-        if placed is None or placed.script != default_index:
+    for name, placed in placed_by_name.items():
+        if placed.script != default_index:
             continue
         anchor = by_output.get(placed.output)
         if anchor is None or placed.item < anchor.split:
@@ -100,12 +105,12 @@ def movable_sections(obj: ObjectFile, link_path: str, scripts: list[Script], def
     return found
 
 
-def head_size(obj: ObjectFile, link_path: str, scripts: list[Script], default_index: int,
+def head_size(obj: ObjectFile, placed_by_name: dict[str, Placed], default_index: int,
               anchor: Anchor) -> int:
     """Bytes of ``obj`` that stay in the anchor's head (e.g. the boot code before ``.text``)."""
     size = 0
     for sec in obj.sections:
-        placed = place(scripts, link_path, sec.name)
+        placed = placed_by_name.get(sec.name)
         if placed and placed.script == default_index and placed.output == anchor.output \
                 and placed.item < anchor.split:
             size = align_up(size, sec.align) + sec.size

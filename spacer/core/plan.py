@@ -1,12 +1,13 @@
-"""Stage 2, whole fleet: one layout in which every shared library variant has one address.
+"""Stage 2, whole fleet: one layout in which every shared library has one address.
 
 A *variant* is a library object identified by its content digest. A variant that
-several images contain must occupy the same range in all of them; two variants
+several images contain must occupy the same range in all of them; two libraries
 *conflict* when one image contains both. Assigning ranges is interval colouring on
 that conflict graph, done first-fit by descending sharing and size, separately for
-each kind of section (see :mod:`spacer.core.placement`): every shared variant gets
-one slot per kind, common-to-all and subset variants alike, and variants that never
-meet in an image may reuse the same addresses.
+each kind of section (see :mod:`spacer.core.placement`): every library that several
+images hold gets one slot per kind, common-to-all and subset ones alike, all its
+variants use that slot, and libraries that never meet in an image may reuse the
+same addresses.
 
 Slots live in *areas*. The text area sits inside ``.text`` after the boot code; the
 others start at a fleet-wide base placed after the largest image's preceding
@@ -22,15 +23,14 @@ from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 
 from spacer.core.errors import BadInput
+from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.placement import SEPARATE_KINDS, TLS_KINDS, align_up
 
-PAGE = 4096
 ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides in its rodata slot
 # Areas whose bases are fixed one after the other; the TLS block gets a fixed place
 # so that its bounds (_tls_start, _etdata, _tls_end), which shared code reads, are
 # equal everywhere.
 AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
-READ_ONLY_KINDS = ("text", "rodata", "eh_frame")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 
@@ -93,6 +93,9 @@ def _libraries(extracts: list[dict]) -> dict[str, Library]:
     for ex in sorted(extracts, key=lambda e: e["app"]):
         for obj in ex["objects"]:
             lib = found.setdefault(obj["name"], Library(obj["name"]))
+            if ex["app"] in lib.holders:
+                raise BadInput(f"{ex['app']} links two objects named {obj['name']}.o",
+                               obj["path"], "spacer places libraries by name")
             lib.variants.setdefault(obj["digest"], obj)  # first app's object is canonical
             lib.holders[ex["app"]] = obj["digest"]
     return found

@@ -42,10 +42,15 @@ class LinkRecipe:
 
     @property
     def default_script(self) -> str:
-        for kind, path in self.scripts:
-            if kind == "dT":
-                return path
-        raise BadInput("the link command passes no -dT platform linker script", self.cmd_file)
+        return default_script(self.scripts, self.cmd_file)
+
+
+def default_script(scripts, cmd_file: str) -> str:
+    """The ``-dT`` platform script among a link's ``(kind, path)`` scripts."""
+    for kind, path in scripts:
+        if kind == "dT":
+            return path
+    raise BadInput("the link command passes no -dT platform linker script", cmd_file)
 
 
 def split_commands(text: str, cmd_file: str) -> list[list[str]]:

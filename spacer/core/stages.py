@@ -14,6 +14,7 @@ from spacer.core.ldscript import rewrite_script
 from spacer.core.link import relink
 from spacer.core.pages import fleet_page_stats
 from spacer.core.plan import PlanOptions, plan_fleet
+from spacer.core.recipe import default_script
 from spacer.core.verify import check_app, compare_fleet, require_placed
 from spacer.core.workspace import AppBuild
 
@@ -71,7 +72,8 @@ def run_plan(extract_files: list[Path], options: PlanOptions, layout: OutputLayo
 
 def run_lds(extract_file: Path, slice_file: Path, out: Path) -> None:
     extract = read_json(extract_file)
-    default = next(p for kind, p in extract["recipe"]["scripts"] if kind == "dT")
+    recipe = extract["recipe"]
+    default = default_script(recipe["scripts"], recipe["cmd_file"])
     text = Path(default).read_text(errors="replace")
     write_text_atomic(out, rewrite_script(text, default, read_json(slice_file)))
 

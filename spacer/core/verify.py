@@ -17,9 +17,9 @@ from elftools.elf.elffile import ELFFile
 from spacer.core.errors import BadInput
 from spacer.core.mapfile import by_file, read_map
 from spacer.core.objects import read_relocations
+from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.pages import image_pages
 
-PAGE = 4096
 # bss/tbss load as zeros; a TLS template page also holds the image's own TLS data
 # by design (one TLS block), so only the kinds below can be compared page by page.
 _COMPARED_KINDS = ("text", "rodata", "data")

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from spacer.core.errors import ExternalFailure, ToolMissing
+from spacer.core.errors import ExternalFailure, ToolMissing, first_error_line
 from spacer.core.fileio import write_bytes_atomic
 from spacer.demo import LDS_DIR, SCRIPTS_DIR, SRC_DIR
 from spacer.demo.apps import DemoApp, generated_source, is_generated
@@ -161,14 +161,9 @@ def run_step(step: BuildStep) -> None:
             from err
     if proc.returncode != 0:
         what = step.outputs[0] if step.outputs else step.cmd_file
-        raise ExternalFailure(f"{step.argv[0]} failed: {_first_error(proc)}", path=what)
+        message = first_error_line(proc.stderr + proc.stdout, f"exit status {proc.returncode}")
+        raise ExternalFailure(f"{step.argv[0]} failed: {message}", path=what)
     write_bytes_atomic(step.cmd_file, (shlex.join(step.argv) + "\n").encode())
-
-
-def _first_error(proc: subprocess.CompletedProcess) -> str:
-    lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower()]
-    return (errors or lines or [f"exit status {proc.returncode}"])[0]
 
 
 def build_fleet(workspace: Path, apps: list[DemoApp], jobs: int | None = None,

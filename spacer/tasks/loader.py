@@ -6,11 +6,10 @@ so a run of one is seen as done by the other.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
+from spacer.core.plan import PlanOptions
 from spacer.core.workspace import AppBuild, find_apps, select_apps
 from spacer.tasks.align import align_tasks
 from spacer.tasks.config import Settings
@@ -39,7 +38,7 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
             apps = select_apps(apps, settings.apps)
         else:
             apps = select_apps(find_apps(settings.workspace), settings.apps)
-        yield from align_tasks(apps, settings.out_dir, _plan_options(settings), settings.verbose,
+        yield from align_tasks(apps, settings.out_dir, PlanOptions(**settings.plan), settings.verbose,
                                relink_only)
 
     tasks = {"task_align": task_align,
@@ -52,12 +51,6 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
     return tasks
 
 
-def _plan_options(settings: Settings):
-    from spacer.core.plan import PlanOptions
-
-    return PlanOptions(**settings.plan)
-
-
 def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
               extra: list[str] | None = None) -> tuple[int, list[str], list[str]]:
     """Run ``targets`` through doit's API: doit's exit code, the tasks run, the failures."""
@@ -66,6 +59,3 @@ def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
     code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []), *targets])
     return code, list(RichReporter.executed), list(RichReporter.failures)
 
-
-def default_workspace() -> Path:
-    return Settings().workspace
