@@ -31,9 +31,10 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     table.add_row("image bytes, all apps", str(sum(a["original_bytes"] for a in sizes)),
                   str(sum(a["aligned_bytes"] for a in sizes)))
     console.print(table)
-    slots = report["shared_slots"]
-    console.print(f"shared slot pages identical in every image: {slots['identical_pages']}, "
-                  f"differing: {slots['differing_pages']}")
+    libs = report["shared_libraries"]
+    console.print(f"pages of {libs['libraries']} shared library variants, each compared across "
+                  f"every image linking it: {libs['identical_pages']} identical, "
+                  f"{libs['differing_pages']} differing ({libs['extra_copies']} extra copies)")
     culprits = Counter(s for page in report["differing_pages"] for s in page["symbols"])
     if culprits:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(8))

@@ -103,7 +103,7 @@ def test_verify_passes_and_sharing_improves(aligned):
     before, after = report["original"]["readonly"], report["aligned"]["readonly"]
     assert after["shared"] > before["shared"]
     assert after["distinct"] < before["distinct"], (before, after)
-    slots = report["shared_slots"]
+    slots = report["shared_libraries"]
     assert slots["identical_pages"] > slots["differing_pages"]
     for page in report["differing_pages"]:
         assert page["symbols"], f"differing page {page['vaddr']:#x} is not explained"

@@ -39,11 +39,10 @@ def _digest(data: bytes | bytearray) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def image_pages(path: Path) -> list[Page]:
-    """Cut every PT_LOAD segment of the ELF image at ``path`` into 4 KiB pages.
-
-    Works for ELF32 (multiboot images) and ELF64 (debug images) alike.
-    """
+def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool]]:
+    """The image as the guest sees it after loading: page base -> 4096 bytes, and
+    whether a writable segment touches the page. Every ``PT_LOAD`` segment is copied
+    to its ``p_vaddr``, zeros up to ``p_memsz``. Works for ELF32 and ELF64 alike."""
     path = Path(path)
     pages: dict[int, bytearray] = {}
     writable: dict[int, bool] = {}
@@ -66,6 +65,12 @@ def image_pages(path: Path) -> list[Page]:
         raise BadInput("no such image", path) from None
     except ELFError as exc:
         raise BadInput(f"not a readable ELF file: {exc}", path) from None
+    return pages, writable
+
+
+def image_pages(path: Path) -> list[Page]:
+    """Cut every PT_LOAD segment of the ELF image at ``path`` into 4 KiB pages."""
+    pages, writable = loaded_memory(path)
     out = []
     for base in sorted(pages):
         digest = _digest(pages[base])

@@ -106,7 +106,8 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
         "aligned": asdict(after),
         "ideal_read_only_pages": bound,
         "quality": round(after.readonly.distinct / bound, 3) if bound else None,
-        "shared_slots": {k: sharing[k] for k in ("identical_pages", "differing_pages")},
+        "shared_libraries": {k: sharing[k] for k in ("libraries", "identical_pages",
+                                                      "differing_pages", "extra_copies")},
         "differing_pages": sharing["differing"],
     }
     manifest = {"apps": {a.name: {

@@ -1,28 +1,34 @@
 """Stage 5: prove the relinked images follow the plan, and explain the pages that differ.
 
 Per app, :func:`check_app` compares every slot's planned address with where the
-linker really put the library's sections (from the link map) and fingerprints
-each page of each slot as loaded in memory, with the addresses of the symbols its
-relocations point at. Across the fleet, :func:`compare_fleet` finds the pages of a
-shared slot whose contents differ between images and names the symbols whose
-addresses differ there: those are what keep the page from being shared.
+linker really put each library's sections (from the link map), and fingerprints
+each shared library page by page: the library's own bytes on each 4 KiB page it
+touches, as loaded in memory, with the addresses of the symbols its relocations
+point at there. Across the fleet, :func:`compare_fleet` compares each library
+variant's pages across every pair of images that link that variant, and names the
+symbols whose addresses differ on a page that differs: those are what keep the
+page from being shared. Indirection tables are not library pages and are not
+compared.
 """
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
 from spacer.core.errors import BadInput
 from spacer.core.mapfile import by_file, read_map
-from spacer.core.objects import read_relocations
+from spacer.core.objects import Reloc, read_relocations
 from spacer.core.pages import PAGE_SIZE as PAGE
-from spacer.core.pages import image_pages
+from spacer.core.pages import loaded_memory
 
 # bss/tbss load as zeros; a TLS template page also holds the image's own TLS data
 # by design (one TLS block), so only the kinds below can be compared page by page.
 _COMPARED_KINDS = ("text", "rodata", "data")
+ABSENT = "absent"  # a library page the image does not load: never equal to anything
 
 
 def image_symbols(path: Path) -> dict[str, int]:
@@ -32,24 +38,31 @@ def image_symbols(path: Path) -> dict[str, int]:
         return {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name} if symtab else {}
 
 
+@lru_cache(maxsize=512)
+def _relocations(path: str) -> tuple[Reloc, ...]:
+    """An object's relocations, read once per process (many apps link one object)."""
+    return tuple(read_relocations(Path(path)))
+
+
 def check_app(piece: dict, debug_image: Path, link_map: Path) -> dict:
-    """Addresses and page fingerprints of ``piece``'s slots in the relinked image."""
+    """Addresses and per-library page fingerprints of ``piece``'s slots in the image."""
     symbols = image_symbols(debug_image)
-    pages = {p.vaddr: p.digest.hex() for p in image_pages(debug_image)}
+    memory, _ = loaded_memory(debug_image)
     placed = by_file(read_map(link_map))
     misplaced: list[str] = []
-    slots: dict[str, dict] = {}
+    libraries: dict[str, dict] = {}
     for kind, area in piece["areas"].items():
         for slot in area["slots"]:
-            parts = slot["parts"] + slot.get("eh_parts", [])
-            for part in parts:
+            for part in slot["parts"] + slot.get("eh_parts", []):
                 _check_part(part, slot, kind, placed, misplaced)
             if kind not in _COMPARED_KINDS or slot["address"] is None:
                 continue
-            # Pages are compared between images that link the same variants.
-            key = f"{slot['unit']}/{kind}/" + "+".join(p["digest"][:8] for p in parts)
-            slots[key] = {"pages": _fingerprints(pages, symbols, slot, placed)}
-    return {"app": piece["app"], "misplaced": misplaced, "slots": slots}
+            for part in slot["parts"] + slot.get("eh_parts", []):
+                pages = _library_pages(part, placed, memory, symbols)
+                if pages:
+                    key = f"{part['lib']}/{kind}/{part['digest']}"
+                    libraries.setdefault(key, {"pages": []})["pages"].extend(pages)
+    return {"app": piece["app"], "misplaced": misplaced, "libraries": libraries}
 
 
 def _check_part(part: dict, slot: dict, kind: str, placed: dict, misplaced: list[str]) -> None:
@@ -68,49 +81,88 @@ def _check_part(part: dict, slot: dict, kind: str, placed: dict, misplaced: list
         misplaced.append(f"{part['lib']} {kind}: at {start:#x}, planned {expected:#x}")
 
 
-def _fingerprints(digests: dict[int, str], image_symbols: dict[str, int], slot: dict,
-                  placed: dict) -> list[dict]:
-    symbols: dict[int, dict[str, int]] = {}
-    for part in slot["parts"] + slot.get("eh_parts", []):
-        sections = placed.get(part["object"], {})
-        for rel in read_relocations(Path(part["object"])):
-            where = sections.get(rel.section)
-            if where is None:
-                continue
-            page = (where.address + rel.offset) // PAGE * PAGE
-            target = image_symbols.get(rel.symbol)
-            if target is None and rel.symbol in sections:
-                target = sections[rel.symbol].address
-            symbols.setdefault(page, {})[rel.symbol] = -1 if target is None else target
+def _library_pages(part: dict, placed: dict, memory: dict[int, bytearray],
+                   symbols: dict[str, int]) -> list[dict]:
+    """The library's bytes on each page it touches (clipped to the library's own
+    sections), keyed by the page's index from the library's start, so that a library
+    that moves by whole pages is still compared with itself."""
+    sections = placed.get(part["object"], {})
+    ranges = sorted((p.address, p.address + p.size) for name in part["sections"]
+                    if (p := sections.get(name)) is not None)
+    if not ranges:
+        return []
+    start = ranges[0][0]
+    first = start - start % PAGE
+    targets: dict[int, dict[str, int]] = {}
+    wanted = set(part["sections"])
+    for rel in _relocations(part["object"]):
+        where = sections.get(rel.section)
+        if where is None or rel.section not in wanted:
+            continue
+        page = (where.address + rel.offset) // PAGE * PAGE
+        target = symbols.get(rel.symbol)
+        if target is None and rel.symbol in sections:
+            target = sections[rel.symbol].address
+        targets.setdefault(page, {})[rel.symbol] = -1 if target is None else target
     pages = []
-    first = slot["address"] // PAGE * PAGE
-    for vaddr in range(first, slot["address"] + slot["size"], PAGE):
-        pages.append({"vaddr": vaddr, "digest": digests.get(vaddr, "absent"),
-                       "symbols": symbols.get(vaddr, {})})
+    last = max(hi for _, hi in ranges)
+    for vaddr in range(first, last, PAGE):
+        digest = hashlib.blake2b(digest_size=16)
+        present = True
+        for lo, hi in ranges:
+            lo, hi = max(lo, vaddr), min(hi, vaddr + PAGE)
+            if lo >= hi:
+                continue
+            page = memory.get(vaddr)
+            if page is None:
+                present = False
+                break
+            digest.update(f"{lo - vaddr}:".encode())
+            digest.update(page[lo - vaddr:hi - vaddr])
+        pages.append({"index": (vaddr - first) // PAGE, "offset": start - first, "vaddr": vaddr,
+                      "digest": digest.hexdigest() if present else ABSENT,
+                      "symbols": targets.get(vaddr, {})})
     return pages
 
 
 def compare_fleet(checks: list[dict]) -> dict:
-    """Per shared slot: pages identical in every image holding it, and those that differ."""
-    by_slot: dict[str, dict[str, list[dict]]] = {}
+    """Each shared library variant's pages compared across every image that links it.
+
+    A page is *identical* when its library bytes are equal in all those images, and
+    *differing* otherwise; ``extra_copies`` counts the distinct versions beyond the
+    first, the pages sharing loses. Different variants of a library are not
+    compared with each other: their bytes differ by content, not by address.
+    """
+    by_library: dict[str, dict[str, list[dict]]] = {}
     for check in checks:
-        for key, slot in check["slots"].items():
-            by_slot.setdefault(key, {})[check["app"]] = slot["pages"]
-    result = {"identical_pages": 0, "differing_pages": 0, "differing": []}
-    for key, per_app in sorted(by_slot.items()):
+        for key, lib in check["libraries"].items():
+            by_library.setdefault(key, {})[check["app"]] = lib["pages"]
+    result = {"identical_pages": 0, "differing_pages": 0, "extra_copies": 0,
+              "libraries": 0, "differing": []}
+    for key, per_app in sorted(by_library.items()):
         if len(per_app) < 2:
             continue
+        result["libraries"] += 1
         apps = sorted(per_app)
-        for index, page in enumerate(per_app[apps[0]]):
-            digests = {per_app[a][index]["digest"] for a in apps if index < len(per_app[a])}
-            if len(digests) == 1:
+        positions: dict[tuple[int, int], dict[str, dict]] = {}
+        for app in apps:
+            for page in per_app[app]:
+                positions.setdefault((page["index"], page["offset"]), {})[app] = page
+        for (index, _), pages in sorted(positions.items()):
+            versions = {p["digest"] for p in pages.values()}
+            if len(pages) == len(apps) and len(versions) == 1 and ABSENT not in versions:
                 result["identical_pages"] += 1
                 continue
             result["differing_pages"] += 1
-            culprits = sorted({sym for a in apps[1:] for sym, addr in
-                               per_app[a][index]["symbols"].items()
-                               if page["symbols"].get(sym, addr) != addr})
-            result["differing"].append({"slot": key, "vaddr": page["vaddr"], "apps": apps,
+            result["extra_copies"] += max(1, len(versions)) - 1 + (len(apps) - len(pages))
+            seen: dict[str, set[int]] = {}
+            for page in pages.values():
+                for sym, addr in page["symbols"].items():
+                    seen.setdefault(sym, set()).add(addr)
+            culprits = sorted(sym for sym, addrs in seen.items() if len(addrs) > 1)
+            result["differing"].append({"library": key.rsplit("/", 1)[0], "page": index,
+                                        "vaddr": next(iter(pages.values()))["vaddr"],
+                                        "apps": sorted(pages), "versions": len(versions),
                                         "symbols": culprits})
     return result
 

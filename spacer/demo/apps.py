@@ -5,7 +5,9 @@ Library sets are chosen to exercise the aligner: all apps share the core
 (kvmplat, ukboot, nolibc); kvstore and counter have exactly the same set
 (one stack, two services); ukhash, ramfs, ukargs and uksched are each shared by
 a subset of apps; hexdump builds nolibc with another configuration (same name,
-different bytes); bigtable is several times larger than hello.
+different bytes); fsdemo and args build nolibc with a file-descriptor table that
+moves every nolibc function further on, as real nolibc does with vfscore;
+bigtable is several times larger than hello.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 CORE = ("kvmplat", "ukboot", "nolibc")
 UPPER_HEX = ("nolibc", "-DNOLIBC_UPPER_HEX")
+POSIX_FD = ("nolibc", "-DNOLIBC_POSIX_FD")  # moves every nolibc function further on
 GENERATED_PREFIX = "gen"
 
 
@@ -38,13 +41,13 @@ DEMO_APPS: tuple[DemoApp, ...] = (
     DemoApp("hashsum", CORE + ("ukhash",), (), "hashsum: crc32=cbf43926 fnv1a=bb86b11c", 5),
     DemoApp("sched", CORE + ("ukalloc", "uksched"), (),
             "sched: a0 b0 a1 b1 a2 b2 switches=8", 6),
-    DemoApp("fsdemo", CORE + ("ramfs", "ukhash"), (),
+    DemoApp("fsdemo", CORE + ("ramfs", "ukhash"), (POSIX_FD,),
             "fsdemo: files=2 motd=19 log=18 crc=75f4d78b", 7),
     DemoApp("kvstore", CORE + ("ukalloc", "ukhash", "ramfs", "ukargs"), (),
             "kvstore: alpha=1 gamma=333 delta=-1 log=7", 8),
     DemoApp("counter", CORE + ("ukalloc", "ukhash", "ramfs", "ukargs"), (),
             "counter: words=11 the=3 crc=323d3283", 9),
-    DemoApp("args", CORE + ("ukargs",), (), "args: 3 [one|two three|four] extra=0 errno=34", 10),
+    DemoApp("args", CORE + ("ukargs",), (POSIX_FD,), "args: 3 [one|two three|four] extra=0 errno=34", 10),
     DemoApp("bigtable", CORE + ("ukalloc",), (), "bigtable: entries=81920 funcs=200 sum=e2740000 acc=ed907e2b", 11),
     DemoApp("libinfo", CORE + ("ukalloc", "uksched", "uklibinfo"), (),
             "libinfo: 6 libs: kvmplat ukboot nolibc ukalloc uksched uklibinfo inits=2 ticks=1",
