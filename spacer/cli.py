@@ -68,7 +68,8 @@ def cmd_boot(ns: argparse.Namespace) -> int:
 def cmd_align(ns: argparse.Namespace) -> int:
     from spacer.tasks.loader import run_tasks
 
-    plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc}
+    plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc,
+            "aslr": ns.aslr}
     settings = _settings(ns, plan)
     if not settings.demo:  # say what is wrong with the workspace before doit starts
         from spacer.core.workspace import find_apps, select_apps
@@ -158,6 +159,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--copy-objs", action="store_true",
                    help="link every image with the same canonical object for a shared "
                    "library (the first app's; never copied over the user's files)")
+    p.add_argument("--aslr", type=int, choices=(0, 1), default=0,
+                   help="1: rebuild the libraries as position-independent code from their "
+                   "recorded commands and send every reference that leaves a library through "
+                   "a table of its own, so shared library pages stay identical even next to "
+                   "variant libraries (default 0: relink the objects as built)")
     p.add_argument("--relink-only", action="store_true",
                    help="relink with the existing plan and linker scripts")
     p.add_argument("-v", "--verbose", action="store_true", help="show every command run")

@@ -10,7 +10,7 @@ from elftools.elf.elffile import ELFFile
 
 from spacer.core.errors import BadInput
 from spacer.core.ldparse import Script, parse_script
-from spacer.core.objects import read_object
+from spacer.core.objects import object_name, read_object
 from spacer.core.placement import (
     find_anchors,
     head_size,
@@ -22,16 +22,17 @@ from spacer.core.recipe import read_link_recipe
 from spacer.core.workspace import AppBuild
 
 
-def load_scripts(recipe) -> tuple[list[Script], int]:
-    """The link's scripts in ld's matching order (-T first, then -dT), and the -dT index."""
-    ordered = [p for k, p in recipe.scripts if k == "T"] + [recipe.default_script]
-    scripts = []
+def load_scripts(scripts: list, default: str) -> tuple[list[Script], int]:
+    """The link's scripts in ld's matching order (-T first, then the -dT ``default``),
+    and the index of the default one. ``scripts`` holds ``(kind, path)`` pairs."""
+    ordered = [p for k, p in scripts if k == "T"] + [default]
+    parsed = []
     for path in ordered:
         p = Path(path)
         if not p.is_file():
             raise BadInput("linker script missing", p, "rebuild the unikernel")
-        scripts.append(parse_script(p.read_text(errors="replace"), str(p)))
-    return scripts, len(scripts) - 1
+        parsed.append(parse_script(p.read_text(errors="replace"), str(p)))
+    return parsed, len(parsed) - 1
 
 
 def image_sections(path: Path) -> dict[str, list[int]]:
@@ -50,7 +51,7 @@ def image_sections(path: Path) -> dict[str, list[int]]:
 def extract_app(app: AppBuild) -> dict:
     """Everything later stages need of ``app``, as JSON-ready data."""
     recipe = read_link_recipe(Path(app.link_cmd), Path(app.app_dir))
-    scripts, default_index = load_scripts(recipe)
+    scripts, default_index = load_scripts(recipe.scripts, recipe.default_script)
     anchors = find_anchors(scripts[default_index])
     if "text" not in anchors:
         raise BadInput("no output section collects .text", recipe.default_script)
@@ -58,35 +59,48 @@ def extract_app(app: AppBuild) -> dict:
     objects = []
     text_head = 0
     for path in recipe.objects:
-        obj = read_object(Path(path))
-        placed = place_object(obj, path, scripts)
-        kinds = movable_sections(placed, default_index, anchors)
-        extents = {k: kind_extent(obj, names) for k, (names, _) in kinds.items()}
-        text_head += head_size(obj, placed, default_index, anchors["text"])
-        # What moves with the object: its slotted sections, its global symbols, and
-        # the local ones (".LC0" constants) defined in slotted sections.
-        movable = {n for names, _ in kinds.values() for n in names}
-        local = movable | set(obj.defined) | {sym for sym, sec in obj.local_symbols.items()
-                                              if sec in movable}
-        objects.append({
-            "path": path,
-            "name": obj.name,
-            "digest": obj.digest,
-            "kinds": {k: {"sections": names, "size": extents[k][0], "align": extents[k][1],
-                          "solid": extents[k][2], "keep": keep,
-                          "refs": sorted({sym for n in names for sym in obj.refs.get(n, ())
-                                          if sym not in local})}
-                      for k, (names, keep) in kinds.items() if extents[k][0] > 0},
-            "defined": list(obj.defined),
-        })
+        facts, head = object_facts(Path(path), path, scripts, default_index, anchors)
+        objects.append(facts)
+        text_head += head
     return {
         "app": app.name,
+        "build_dir": str(Path(app.build_dir).resolve()),
         "recipe": asdict(recipe),
         "anchors": {k: asdict(a) for k, a in anchors.items()},
         "text_head": text_head,
         "objects": objects,
         "anchor_addresses": anchor_addresses(scripts[default_index], anchors, sections),
     }
+
+
+def object_facts(path: Path, link_path: str, scripts: list[Script], default_index: int,
+                 anchors: dict) -> tuple[dict, int]:
+    """What the planner needs of one object, and its bytes in the boot-only head of
+    ``.text``. ``link_path`` is the path the build's scripts see (their patterns match
+    it); ``path`` the file read, which may be spacer's rebuilt copy."""
+    obj = read_object(path)
+    obj_name = object_name(Path(link_path))
+    placed = place_object(obj, link_path, scripts)
+    kinds = movable_sections(placed, default_index, anchors)
+    extents = {k: kind_extent(obj, names) for k, (names, _) in kinds.items()}
+    head = head_size(obj, placed, default_index, anchors["text"])
+    # What moves with the object: its slotted sections, its global symbols, and
+    # the local ones (".LC0" constants) defined in slotted sections.
+    movable = {n for names, _ in kinds.values() for n in names}
+    local = movable | set(obj.defined) | {sym for sym, sec in obj.local_symbols.items()
+                                          if sec in movable}
+    facts = {
+        "path": str(path),
+        "name": obj_name,
+        "digest": obj.digest,
+        "kinds": {k: {"sections": names, "size": extents[k][0], "align": extents[k][1],
+                      "solid": extents[k][2], "keep": keep,
+                      "refs": sorted({sym for n in names for sym in obj.refs.get(n, ())
+                                      if sym not in local})}
+                  for k, (names, keep) in kinds.items() if extents[k][0] > 0},
+        "defined": list(obj.defined),
+    }
+    return facts, head
 
 
 def anchor_addresses(script: Script, anchors: dict, sections: dict[str, list[int]]) -> dict:

@@ -21,6 +21,7 @@ import re
 
 from spacer.core.ldparse import OutputSection, Script, Statement, parse_script
 from spacer.core.placement import TLS_KINDS, find_anchors
+from spacer.core.plan import TABLE
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
@@ -41,6 +42,16 @@ def _parts(parts: list[dict]) -> str:
         spec = f"{_quote(part['object'])}({' '.join(_quote(s) for s in part['sections'])})"
         lines.append(f"KEEP({spec})" if part["keep"] else spec)
     return " ".join(lines)
+
+
+def _table(table: dict, where: str, phdrs: str) -> str:
+    """A library's indirection table as an output section: its symbol, then one
+    ``QUAD`` per slot with the address the library's code loads from it
+    (:mod:`spacer.core.indirect`). A weak reference nobody defines holds 0."""
+    quads = " ".join(f"QUAD(DEFINED({_quote(sym)}) ? {_quote(sym)} : 0)" if weak
+                     else f"QUAD({_quote(sym)})" for sym, weak in table["entries"])
+    name = _slug(table["symbol"].removeprefix("__spacer_got_"))
+    return f".spacer.got.{name} {where}: {{ {_quote(table['symbol'])} = .; {quads} }} {phdrs}\n"
 
 
 def _phdrs(script: Script, anchor: OutputSection) -> str:
@@ -83,9 +94,16 @@ def rewrite_script(text: str, path: str, piece: dict) -> str:
                      f"{kind} area; run spacer align again\")\n"
                      f". = {base:#x};\n")
             edits.append((_area_start(script, anchor), guard))
-    for kind, area in piece["areas"].items():
+    # Tables first: they take the lowest addresses of the read-only area.
+    for kind, area in sorted(piece["areas"].items(), key=lambda item: item[0] != TABLE):
         anchor = script.output(area["anchor"])
         if anchor is None:
+            continue
+        if kind == TABLE:
+            phdrs = _phdrs(script, anchor)
+            edits.append((anchor.start, "".join(
+                _table(p["table"], f"{s['address'] + p['offset']:#x} ", phdrs)
+                for s in area["slots"] for p in s["parts"])))
             continue
         # The image's own content starts on a fresh page, not in a slot's last page.
         close = ". = ALIGN(0x1000);\n" if piece["page_align"] and kind not in TLS_KINDS else ""
@@ -113,6 +131,11 @@ def rewrite_script(text: str, path: str, piece: dict) -> str:
         split = anchor.items[area["split"]].start if area["split"] < len(anchor.items) \
             else anchor.body_end
         edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
+    if piece.get("private_tables"):
+        anchor = script.output(find_anchors(script)["rodata"].output)
+        phdrs = _phdrs(script, anchor)
+        edits.append((anchor.start, "".join(_table(t, "ALIGN(8) ", phdrs)
+                                            for t in piece["private_tables"])))
     if piece["tls"]:
         tls_anchors = {k: script.output(a.output) for k, a in find_anchors(script).items()}
         for kind in TLS_KINDS:

@@ -27,6 +27,10 @@ from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.placement import SEPARATE_KINDS, TLS_KINDS, align_up
 
 ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides in its rodata slot
+# Indirection tables (``--aslr 1``): one per library, packed at 8-byte alignment at
+# the start of the read-only area; every table page differs per image anyway.
+TABLE = "got"
+PACKED_KINDS = (*TLS_KINDS, TABLE)
 # Areas whose bases are fixed one after the other; the TLS block gets a fixed place
 # so that its bounds (_tls_start, _etdata, _tls_end), which shared code reads, are
 # equal everywhere.
@@ -41,6 +45,7 @@ class PlanOptions:
     align: bool = True  # page-align every slot (else pack at natural alignment)
     group: bool = True  # one slot for all shared variants held by the same images
     copy_objs: bool = False  # link every image with the same canonical object file
+    aslr: int = 0  # 1: position-independent libraries reach the world through tables
 
 
 @dataclass
@@ -109,7 +114,10 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
     references spoil as few of the slot's pages as possible."""
     shared = [lib for lib in _libraries(extracts).values()
               if len(lib.holders) >= 2 and lib.kinds()]
-    fixed = {sym for lib in shared for v in lib.variants.values() for sym in v["defined"]}
+    # Symbols at one address in every image: what shared libraries define, and their
+    # tables (a reference into a table is fixed; the table's contents are per image).
+    fixed = {sym for lib in shared for v in lib.variants.values()
+             for sym in (*v["defined"], *([v["table"]["symbol"]] if v.get("table") else []))}
 
     def per_image_refs(lib: Library, kinds: tuple[str, ...]) -> int:
         return len(lib.refs(kinds) - fixed)
@@ -119,7 +127,7 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
         key = tuple(lib.apps) if options.group else (*lib.apps, lib.name)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
-    all_kinds = (*KINDS_ORDER, "eh_frame")
+    all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
     for members in by_apps.values():
         members.sort(key=lambda lib: (per_image_refs(lib, all_kinds), lib.name))
         extra = f"+{len(members) - 1}" if len(members) > 1 else ""
@@ -159,7 +167,8 @@ def _colour(units: list[Unit], kind: str, page_align: bool) -> int:
         size = u.sizes.get(kind, 0)
         if size == 0:
             continue
-        step = max(PAGE, u.aligns[kind]) if page_align and kind not in TLS_KINDS else u.aligns[kind]
+        step = max(PAGE, u.aligns[kind]) if page_align and kind not in PACKED_KINDS \
+            else u.aligns[kind]
         taken = sorted(iv for app in u.apps for iv in busy.get(app, []))
         offset = 0
         for lo, hi in taken:
@@ -170,7 +179,19 @@ def _colour(units: list[Unit], kind: str, page_align: bool) -> int:
         for app in u.apps:
             busy.setdefault(app, []).append((offset, offset + size))
         end = max(end, offset + size)
-    return align_up(end, PAGE) if page_align and kind not in TLS_KINDS else end
+    return align_up(end, PAGE) if page_align and kind not in PACKED_KINDS else end
+
+
+def _tables_first(units: list[Unit], sizes: dict[str, int]) -> None:
+    """The tables take the first pages of the read-only area: rodata slots move up."""
+    pages = align_up(sizes.pop(TABLE), PAGE)
+    if not pages:
+        return
+    sizes["rodata"] += pages
+    for u in units:
+        if "rodata" in u.offsets:
+            u.offsets["rodata"] += pages
+    sizes[TABLE] = pages
 
 
 def _slotted(app: str, units: list[Unit]) -> set[str]:
@@ -195,9 +216,12 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> di
     if len(extracts) < 2:
         raise BadInput("need at least two unikernels to plan a shared layout")
     units = _units(extracts, options)
-    sizes = {k: _colour(units, k, options.align) for k in (*ABSOLUTE_KINDS, *TLS_KINDS)}
+    sizes = {k: _colour(units, k, options.align) for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
+    _tables_first(units, sizes)
     tls = _tls_totals(extracts, units, sizes)
     bases = _bases(extracts, units, sizes, tls["tdata_total"], options)
+    if TABLE in sizes:
+        bases[TABLE] = bases["rodata"]
     layout = {
         "options": asdict(options),
         "apps": sorted(e["app"] for e in extracts),
@@ -297,9 +321,14 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                 parts.append({"lib": lib.name, "digest": lib.holders[app], "offset": offset,
                               "object": link_path(lib), "sections": part["sections"],
                               "keep": part["keep"]})
+                if kind == TABLE:
+                    parts[-1]["table"] = lib.variants[lib.holders[app]]["table"]
         return parts
 
-    for kind, anchor in ex["anchors"].items():
+    anchors = dict(ex["anchors"])
+    if TABLE in bases:
+        anchors[TABLE] = {**anchors["rodata"], "kind": TABLE}
+    for kind, anchor in anchors.items():
         if kind == "eh_frame":
             continue  # placed inside the rodata slots
         slots = []
@@ -316,9 +345,12 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         slots.sort(key=lambda s: s["offset"])
         if slots:
             areas[kind] = {"anchor": anchor["output"], "split": anchor["split"], "slots": slots,
-                           "separate": kind in SEPARATE_KINDS}
+                           "separate": kind in SEPARATE_KINDS or kind == TABLE}
     has_tls = any(k in areas for k in TLS_KINDS)
     libs = {lib.name: lib for u in mine for lib in u.members}
+    # Tables of the app's own (unshared) libraries: anywhere in its own read-only data.
+    private_tables = [o["table"] for o in ex["objects"]
+                      if o.get("table") and o["table"]["entries"] and o["name"] not in libs]
     return {
         "app": ex["app"],
         "text_start": _anchor_addr(ex, "text"),
@@ -328,8 +360,9 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         "page_align": options.align,
         "areas": areas,
         "tls": tls if has_tls else None,
-        "objects": {o["path"]: link_path(lib) if (lib := libs.get(o["name"])) else o["path"]
-                    for o in ex["objects"]},
+        "objects": {o.get("original", o["path"]): link_path(lib)
+                    if (lib := libs.get(o["name"])) else o["path"] for o in ex["objects"]},
+        "private_tables": private_tables,
     }
 
 

@@ -13,6 +13,7 @@ from spacer.core.fileio import read_json, write_json_atomic, write_text_atomic
 from spacer.core.ldscript import rewrite_script
 from spacer.core.link import relink
 from spacer.core.pages import fleet_page_stats
+from spacer.core.pic import pic_app
 from spacer.core.plan import PlanOptions, plan_fleet
 from spacer.core.recipe import default_script
 from spacer.core.verify import check_app, compare_fleet, require_placed
@@ -31,6 +32,12 @@ class OutputLayout:
     @property
     def layout(self) -> Path:
         return self.root / "layout.json"
+
+    def pic(self, app: str) -> Path:
+        return self.root / "pic" / f"{app}.json"
+
+    def pic_dir(self, app: str) -> Path:
+        return self.root / "pic" / app
 
     def plan_slice(self, app: str) -> Path:
         return self.root / "plan" / f"{app}.json"
@@ -58,6 +65,13 @@ class OutputLayout:
 
 def run_extract(app: AppBuild, out: Path) -> None:
     write_json_atomic(out, extract_app(app), only_if_changed=True)
+
+
+def run_pic(extract_file: Path, out: Path, objects_dir: Path,
+            log: Callable[[str], None] | None = None) -> None:
+    """The app's libraries rebuilt position-independent, with their facts (``--aslr``)."""
+    write_json_atomic(out, pic_app(read_json(extract_file), objects_dir, log=log),
+                      only_if_changed=True)
 
 
 def run_plan(extract_files: list[Path], options: PlanOptions, layout: OutputLayout) -> None:

@@ -8,6 +8,7 @@ change a stage's output are given to ``config_changed``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -21,12 +22,31 @@ from spacer.core.stages import (
     OutputLayout,
     run_extract,
     run_lds,
+    run_pic,
     run_plan,
     run_relink,
     run_report,
     run_verify,
 )
 from spacer.core.workspace import AppBuild
+
+
+def code_digest() -> str:
+    """A digest of spacer's own pipeline code: a spacer that plans or links differently
+    reruns every stage (doit cannot see a change of the code behind an action)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted([*root.glob("core/*.py"), *root.glob("tasks/*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _versioned(tasks: Iterator[dict]) -> Iterator[dict]:
+    code = config_changed({"spacer": code_digest()})
+    for task in tasks:
+        if task.get("actions"):
+            task["uptodate"] = [*task.get("uptodate", []), code]
+        yield task
 
 
 def _log(line: str) -> None:
@@ -45,12 +65,18 @@ def failing_as_one_line(fn):
     return action
 
 
-run_extract, run_plan, run_lds, run_relink, run_verify, run_report = map(
-    failing_as_one_line, (run_extract, run_plan, run_lds, run_relink, run_verify, run_report))
+run_extract, run_pic, run_plan, run_lds, run_relink, run_verify, run_report = map(
+    failing_as_one_line,
+    (run_extract, run_pic, run_plan, run_lds, run_relink, run_verify, run_report))
 
 
 def align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: bool = False,
                 relink_only: bool = False) -> Iterator[dict]:
+    yield from _versioned(_align_tasks(apps, out, options, verbose, relink_only))
+
+
+def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: bool,
+                 relink_only: bool) -> Iterator[dict]:
     layout = OutputLayout(out)
     names = [a.name for a in apps]
     docs = {"extract": "read objects, sections and build commands of each app",
@@ -66,9 +92,22 @@ def align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: 
                    "actions": [(run_extract, [app, layout.extract(app.name)])],
                    "file_dep": [app.link_cmd, f"{image}.dbg", str(image)],
                    "targets": [str(layout.extract(app.name))], "clean": True}
+        facts = [layout.extract(n) for n in names]
+        if options.aslr:
+            yield {"basename": "pic", "name": None,
+                   "doc": "rebuild each app's libraries as position-independent code with "
+                   "indirection tables (--aslr 1)"}
+            for app in apps:
+                yield {"basename": "pic", "name": app.name,
+                       "actions": [(run_pic, [layout.extract(app.name), layout.pic(app.name),
+                                              layout.pic_dir(app.name),
+                                              _log if verbose else None])],
+                       "file_dep": [str(layout.extract(app.name))],
+                       "targets": [str(layout.pic(app.name))], "clean": True}
+            facts = [layout.pic(n) for n in names]
         yield {"basename": "plan", "doc": "one layout for the whole fleet",
-               "actions": [(run_plan, [[layout.extract(n) for n in names], options, layout])],
-               "file_dep": [str(layout.extract(n)) for n in names],
+               "actions": [(run_plan, [facts, options, layout])],
+               "file_dep": [str(f) for f in facts],
                "targets": [str(layout.layout)] + [str(layout.plan_slice(n)) for n in names],
                "uptodate": [config_changed({"options": asdict(options), "apps": names})],
                "clean": True}

@@ -1,0 +1,62 @@
+"""Stage ``pic``, per app (``--aslr 1`` and up): the app's libraries as position-
+independent objects with per-library indirection tables.
+
+Each library object of the link is rebuilt from its recorded commands with
+``-fPIC -fno-plt`` (:mod:`spacer.core.rebuild`) and its GOT relocations are aimed
+at the library's own table (:mod:`spacer.core.indirect`). The result has the
+shape of the extract stage's output, with the rebuilt objects' facts, so the
+planner works on what will really be linked; each object also names its
+``original`` path (the one the link command and the scripts' patterns use) and
+its table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from spacer.core.extract import load_scripts, object_facts
+from spacer.core.indirect import SLOT, redirect_got, table_symbol
+from spacer.core.placement import find_anchors
+from spacer.core.rebuild import Rebuilder
+from spacer.core.recipe import default_script
+
+
+def is_library(path: str) -> bool:
+    """Library objects are rebuilt; the app's own object (``app<name>.o``) is linked
+    as it is: nothing else shares it."""
+    return Path(path).name.startswith("lib")
+
+
+def pic_app(extract: dict, out_root: Path, jobs: int = 2,
+            log: Callable[[str], None] | None = None) -> dict:
+    """Rebuild ``extract``'s libraries into ``out_root``; its extract, with their facts."""
+    recipe = extract["recipe"]
+    rebuilder = Rebuilder(Path(extract["build_dir"]), Path(recipe["cwd"]), out_root / "build",
+                          log)
+    libraries = [p for p in recipe["objects"] if is_library(p)]
+    rebuilt = {p: rebuilder.plan(Path(p)) for p in libraries}
+    rebuilder.run(jobs)
+    scripts, default_index = load_scripts(recipe["scripts"],
+                                          default_script(recipe["scripts"], recipe["cmd_file"]))
+    anchors = find_anchors(scripts[default_index])
+    objects, head_total = [], 0
+    for path in recipe["objects"]:
+        if path not in rebuilt:
+            facts, head = object_facts(Path(path), path, scripts, default_index, anchors)
+            facts["table"] = None
+        else:
+            name = Path(path).name.removesuffix(".o")
+            final = out_root / "objects" / Path(path).name
+            entries = redirect_got(rebuilt[path], final, name)
+            facts, head = object_facts(final, path, scripts, default_index, anchors)
+            facts["table"] = {"symbol": table_symbol(name),
+                              "entries": [[e.symbol, e.weak] for e in entries]}
+            if entries:  # the planner gives shared libraries' tables slots like sections
+                facts["kinds"]["got"] = {"sections": [], "size": SLOT * len(entries),
+                                         "align": SLOT, "solid": 0, "keep": False, "refs": []}
+        facts["original"] = path
+        objects.append(facts)
+        head_total += head
+    return {**extract, "objects": objects, "text_head": head_total,
+            "rebuilt_commands": len(rebuilder.steps)}
