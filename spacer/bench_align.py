@@ -67,7 +67,7 @@ def bench_fleet(root: Path, count: int) -> dict:
             "relinked_after_change": sorted(t for t in ran_changed if t.startswith("relink:")),
             "ro_original": report["original"]["readonly"]["distinct"],
             "ro_aligned": report["aligned"]["readonly"]["distinct"],
-            "ideal": report["ideal_read_only_pages"]}
+            "ideal": report["packed_bound"]}
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -85,7 +85,7 @@ def run(ns: argparse.Namespace) -> int:
     table = Table(title="spacer align: time and static sharing (one run each)")
     for col in ("apps", "full align", "no-op rerun", "one app changed", "tasks run",
                 "relinked after change", "RO distinct original", "RO distinct aligned",
-                "ideal bound"):
+                "packed bound"):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(str(r["apps"]), f"{r['full_s']:.2f} s",

@@ -24,7 +24,7 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
         for key in ("total", "distinct", "zero", "shared", "frames_saved"):
             table.add_row(f"{part} {key.replace('_', ' ')}", str(before[part][key]),
                           str(after[part][key]))
-    table.add_row("read-only ideal bound", "", str(report["ideal_read_only_pages"]))
+    table.add_row("read-only packed bound", "", str(report["packed_bound"]))
     if report["quality"] is not None:
         table.add_row("aligned distinct read-only / bound", "", f"{report['quality']:.2f}x")
     sizes = report["apps"].values()

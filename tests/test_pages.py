@@ -13,7 +13,7 @@ from elftools.elf.elffile import ELFFile
 from tinyelf import BASE, PAGE, segments_image
 
 from spacer.core.errors import BadInput
-from spacer.core.pages import fleet_page_stats, ideal_bound, image_pages
+from spacer.core.pages import fleet_page_stats, image_pages
 
 RO_PAGES = 3  # rodata pages, all different
 BSS_PAGES = 2
@@ -103,11 +103,6 @@ def test_identical_pages_inside_one_image_are_not_shared(tmp_path: Path) -> None
     assert stats.readonly.total == 3
     assert stats.readonly.distinct == 2
     assert stats.readonly.shared == 0
-
-
-def test_ideal_bound_rounds_each_variant_up_to_pages() -> None:
-    assert ideal_bound({}) == 0
-    assert ideal_bound({"empty": 0, "one": 1, "page": PAGE, "more": PAGE + 1}) == 0 + 1 + 1 + 2
 
 
 def test_bad_images_get_one_line(tmp_path: Path) -> None:

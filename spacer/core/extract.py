@@ -10,7 +10,7 @@ from elftools.elf.elffile import ELFFile
 
 from spacer.core.errors import BadInput
 from spacer.core.ldparse import Script, parse_script
-from spacer.core.objects import object_name, read_object
+from spacer.core.objects import content_chunks, object_name, read_object
 from spacer.core.placement import (
     find_anchors,
     head_size,
@@ -99,6 +99,11 @@ def object_facts(path: Path, link_path: str, scripts: list[Script], default_inde
                                       if sym not in local})}
                   for k, (names, keep) in kinds.items() if extents[k][0] > 0},
         "defined": list(obj.defined),
+        # Read-only content by segment (code apart), for the packed lower bound.
+        "chunks": content_chunks(path, {
+            "text": [s.name for s in obj.sections if s.executable],
+            "rodata": [s.name for s in obj.sections
+                       if not (s.writable or s.executable or s.tls or s.nobits)]}),
     }
     return facts, head
 

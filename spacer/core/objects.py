@@ -198,3 +198,59 @@ def _read(path: Path, f) -> ObjectFile:
         local_symbols=local_symbols,
         digest=digest.hexdigest()[:24],
     )
+
+
+def _merged(data: bytes, entsize: int, strings: bool) -> bytes:
+    """At most what ld keeps of a mergeable section: each entry once, and for strings
+    none that is the tail of another (ld merges suffixes)."""
+    if strings:
+        entries = sorted(set(data.split(b"\0")) - {b""}, key=lambda e: (-len(e), e))
+        kept: list[bytes] = []
+        for entry in entries:
+            if not any(k.endswith(entry) for k in kept):
+                kept.append(entry)
+        return b"\0".join(kept) + b"\0" if kept else b""
+    step = max(1, entsize)
+    return b"".join(sorted({data[i:i + step] for i in range(0, len(data), step)}))
+
+
+def content_chunks(path: Path, groups: dict[str, list[str]], size: int = 4096) -> dict:
+    """Per group of sections (laid out in file order, as ld lays one statement), the
+    content cut into ``size``-byte chunks from the group's start: ``[digest, bytes]``
+    each, where the digest covers the chunk's bytes and the relocations that patch it.
+    Mergeable sections count as what ld would keep of them at most. The packed lower
+    bound (:mod:`spacer.core.sharing`) compares libraries chunk by chunk."""
+    with Path(path).open("rb") as f:
+        elf = _open_elf(Path(path), f)
+        by_name = {s.name: (i, s) for i, s in enumerate(elf.iter_sections())
+                   if s["sh_flags"] & SH_FLAGS.SHF_ALLOC}
+        relocs: dict[str, list[Reloc]] = {}
+        for r in _relocations(elf, {i: n for n, (i, _) in by_name.items()}):
+            relocs.setdefault(r.section, []).append(r)
+        out: dict[str, list[list]] = {}
+        for group, names in groups.items():
+            blob = bytearray()
+            marks: list[tuple[int, str]] = []
+            for sec in elf.iter_sections():
+                if sec.name not in names or sec.name not in by_name:
+                    continue
+                blob.extend(bytes(-len(blob) % max(1, sec["sh_addralign"])))
+                start = len(blob)
+                if sec["sh_type"] == "SHT_NOBITS":
+                    continue
+                data = sec.data()
+                if sec["sh_flags"] & SH_FLAGS.SHF_MERGE:
+                    data = _merged(data, sec["sh_entsize"], bool(sec["sh_flags"] & 0x20))
+                else:
+                    marks += [(start + r.offset, f"{r.type}:{r.symbol}:{r.addend}")
+                              for r in relocs.get(sec.name, ())]
+                blob.extend(data)
+            chunks = []
+            for lo in range(0, len(blob), size):
+                digest = hashlib.blake2b(blob[lo:lo + size], digest_size=12)
+                for at, what in marks:
+                    if lo <= at < lo + size:
+                        digest.update(f"{at - lo}:{what};".encode())
+                chunks.append([digest.hexdigest(), min(size, len(blob) - lo)])
+            out[group] = chunks
+    return out

@@ -10,7 +10,6 @@ guest memory. One :class:`Page` is emitted per touched page.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,8 +133,3 @@ def fleet_page_stats(images: list[Path]) -> PageStats:
     ro = [[p for p in pages if not p.writable] for pages in loaded]
     rw = [[p for p in pages if p.writable] for pages in loaded]
     return PageStats(images=len(images), readonly=_counts(ro), writable=_counts(rw))
-
-
-def ideal_bound(variant_sizes: dict[str, int]) -> int:
-    """Fewest read-only frames any layout can reach: each distinct variant in whole pages."""
-    return sum(math.ceil(size / PAGE_SIZE) for size in variant_sizes.values())

@@ -25,6 +25,7 @@ from itertools import pairwise
 from spacer.core.errors import BadInput
 from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.placement import SEPARATE_KINDS, TLS_KINDS, align_up
+from spacer.core.sharing import packed_bound
 
 ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides in its rodata slot
 # Indirection tables (``--aslr 1``): one per library, packed at 8-byte alignment at
@@ -233,7 +234,7 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> di
                   for u in units],
         "slices": {e["app"]: _slice(e, units, bases, tls, options) for e in extracts},
     }
-    layout["ideal_read_only_pages"] = ideal_bound(extracts)
+    layout["packed_bound"] = packed_bound(extracts)
     return layout
 
 
@@ -364,17 +365,3 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                     if (lib := libs.get(o["name"])) else o["path"] for o in ex["objects"]},
         "private_tables": private_tables,
     }
-
-
-def ideal_bound(extracts: list[dict]) -> int:
-    """Pages no layout can go below: every distinct library variant's code, and its
-    read-only data, each rounded up to whole pages (DESIGN.md section 6). Code and
-    read-only data are rounded apart because they must sit in different segments:
-    sharing must not cost W^X."""
-    seen: dict[str, tuple[int, int]] = {}
-    for ex in extracts:
-        for obj in ex["objects"]:
-            k = obj["kinds"]
-            seen[obj["digest"]] = (k.get("text", {}).get("size", 0),
-                                   sum(k[n]["size"] for n in ("rodata", "eh_frame") if n in k))
-    return sum(-(-text // PAGE) + -(-ro // PAGE) for text, ro in seen.values())

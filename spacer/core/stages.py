@@ -112,13 +112,14 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
     before, after = fleet_page_stats(original), fleet_page_stats(aligned)
     plan = read_json(layout.layout)
     sharing = compare_fleet([read_json(layout.verify(a.name)) for a in apps])
-    bound = plan["ideal_read_only_pages"]
+    bound = plan["packed_bound"]
     report = {
         "apps": {a.name: {"original_bytes": os.path.getsize(o), "aligned_bytes": os.path.getsize(n)}
                  for a, o, n in zip(apps, original, aligned, strict=True)},
         "original": asdict(before),
         "aligned": asdict(after),
-        "ideal_read_only_pages": bound,
+        "packed_bound": bound,
+        "aslr": plan["options"].get("aslr", 0),
         "quality": round(after.readonly.distinct / bound, 3) if bound else None,
         "shared_libraries": {k: sharing[k] for k in ("libraries", "identical_pages",
                                                       "differing_pages", "extra_copies")},
