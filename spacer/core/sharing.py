@@ -9,7 +9,7 @@ held by every image that links one of those variants. The chunks one set of
 images holds are then packed together and rounded up to whole pages, per segment:
 content held by different sets of images cannot share a page without some image
 holding content it does not link, and no page can be both code and read-only data
-(W^X). Content outside libraries (boot code, the linker's own additions, tables)
+(W^X). Content outside the objects (tables, fill, what the linker script adds)
 is left out, so every real layout needs at least this many distinct pages.
 """
 

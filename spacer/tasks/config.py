@@ -30,7 +30,7 @@ class Settings:
 
 
 def settings_from_vars(get_var) -> Settings:
-    """Read ``doit align workspace=DIR out=DIR apps=a,b count=N`` style variables."""
+    """Read ``doit align workspace=DIR out=DIR apps=a,b count=N aslr=1`` style variables."""
     ws = get_var("workspace", None)
     out = get_var("out", None)
     apps = tuple(a for a in (get_var("apps", "") or "").split(",") if a)
@@ -40,4 +40,5 @@ def settings_from_vars(get_var) -> Settings:
         demo=ws is None,
         count=int(get_var("count", "0") or 0),
         apps=apps,
+        plan={"aslr": int(get_var("aslr", "0") or 0)},
     )
