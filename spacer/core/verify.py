@@ -54,7 +54,10 @@ def check_app(piece: dict, debug_image: Path, link_map: Path) -> dict:
     for kind, area in piece["areas"].items():
         for slot in area["slots"]:
             for part in slot["parts"] + slot.get("eh_parts", []):
-                _check_part(part, slot, kind, placed, misplaced)
+                if "table" in part:  # an indirection table: its symbol marks where it is
+                    _check_table(part, slot, symbols, misplaced)
+                else:
+                    _check_part(part, slot, kind, placed, misplaced)
             if kind not in _COMPARED_KINDS or slot["address"] is None:
                 continue
             for part in slot["parts"] + slot.get("eh_parts", []):
@@ -79,6 +82,14 @@ def _check_part(part: dict, slot: dict, kind: str, placed: dict, misplaced: list
     expected = slot["address"] + part["offset"]
     if start != expected:
         misplaced.append(f"{part['lib']} {kind}: at {start:#x}, planned {expected:#x}")
+
+
+def _check_table(part: dict, slot: dict, symbols: dict[str, int], misplaced: list[str]) -> None:
+    at = symbols.get(part["table"]["symbol"])
+    expected = slot["address"] + part["offset"]
+    if at != expected:
+        where = "missing" if at is None else f"at {at:#x}"
+        misplaced.append(f"{part['lib']} table: {where}, planned {expected:#x}")
 
 
 def _library_pages(part: dict, placed: dict, memory: dict[int, bytearray],

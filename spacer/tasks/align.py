@@ -42,10 +42,13 @@ def code_digest() -> str:
 
 
 def _versioned(tasks: Iterator[dict]) -> Iterator[dict]:
-    code = config_changed({"spacer": code_digest()})
+    """Each task's settings (its ``config``) plus spacer's code digest, in one
+    ``config_changed``: doit keeps one value per task for it, so two would undo
+    each other and the task would never be up to date."""
+    code = code_digest()
     for task in tasks:
         if task.get("actions"):
-            task["uptodate"] = [*task.get("uptodate", []), code]
+            task["uptodate"] = [config_changed({"spacer": code, **task.pop("config", {})})]
         yield task
 
 
@@ -109,7 +112,7 @@ def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose:
                "actions": [(run_plan, [facts, options, layout])],
                "file_dep": [str(f) for f in facts],
                "targets": [str(layout.layout)] + [str(layout.plan_slice(n)) for n in names],
-               "uptodate": [config_changed({"options": asdict(options), "apps": names})],
+               "config": {"options": asdict(options), "apps": names},
                "clean": True}
         for app in apps:
             yield {"basename": "lds", "name": app.name, "actions": [(run_lds, [layout.extract(app.name), layout.plan_slice(app.name),
