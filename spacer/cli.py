@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -69,8 +70,11 @@ def cmd_align(ns: argparse.Namespace) -> int:
     from spacer.tasks.loader import run_tasks
 
     plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc,
-            "aslr": ns.aslr}
-    settings = _settings(ns, plan)
+            "aslr": ns.aslr, "same_mapping": ns.aslr_same_mapping}
+    if ns.aslr_same_mapping and ns.aslr < 2:
+        err.print("spacer: --aslr-same-mapping only applies to --aslr 2")
+        return 2
+    settings = replace(_settings(ns, plan), seed=ns.seed)
     if not settings.demo:  # say what is wrong with the workspace before doit starts
         from spacer.core.workspace import find_apps, select_apps
 
@@ -159,11 +163,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--copy-objs", action="store_true",
                    help="link every image with the same canonical object for a shared "
                    "library (the first app's; never copied over the user's files)")
-    p.add_argument("--aslr", type=int, choices=(0, 1), default=0,
+    p.add_argument("--aslr", type=int, choices=(0, 1, 2), default=0,
                    help="1: rebuild the libraries as position-independent code from their "
                    "recorded commands and send every reference that leaves a library through "
                    "a table of its own, so shared library pages stay identical even next to "
-                   "variant libraries (default 0: relink the objects as built)")
+                   "variant libraries; 2: also give every image its own random placement of "
+                   "its shared libraries (default 0: relink the objects as built)")
+    p.add_argument("--seed", type=_int, default=0, metavar="N",
+                   help="--aslr 2: seed of the placements (default 0; the same seed gives "
+                   "the same images)")
+    p.add_argument("--aslr-same-mapping", action="store_true",
+                   help="--aslr 2: keep the libraries in the order of the --aslr 1 layout and "
+                   "move them by random gaps only")
     p.add_argument("--relink-only", action="store_true",
                    help="relink with the existing plan and linker scripts")
     p.add_argument("-v", "--verbose", action="store_true", help="show every command run")

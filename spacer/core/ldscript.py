@@ -48,10 +48,20 @@ def _table(table: dict, where: str, phdrs: str) -> str:
     """A library's indirection table as an output section: its symbol, then one
     ``QUAD`` per slot with the address the library's code loads from it
     (:mod:`spacer.core.indirect`). A weak reference nobody defines holds 0."""
+    name = _slug(table["symbol"].removeprefix("__spacer_got_"))
+    return f".spacer.got.{name} {where}: {{ {_table_body(table)} }} {phdrs}\n"
+
+
+def _table_body(table: dict) -> str:
     quads = " ".join(f"QUAD(DEFINED({_quote(sym)}) ? {_quote(sym)} : 0)" if weak
                      else f"QUAD({_quote(sym)})" for sym, weak in table["entries"])
-    name = _slug(table["symbol"].removeprefix("__spacer_got_"))
-    return f".spacer.got.{name} {where}: {{ {_quote(table['symbol'])} = .; {quads} }} {phdrs}\n"
+    return f"{_quote(table['symbol'])} = .; {quads}"
+
+
+def _in_section(part: dict) -> str:
+    """A part inside its anchor's output section: the library's sections, or (under
+    --aslr 2, at the end of the library's data) its table."""
+    return _table_body(part["table"]) if "table" in part else _parts([part])
 
 
 def _phdrs(script: Script, anchor: OutputSection) -> str:
@@ -124,7 +134,7 @@ def rewrite_script(text: str, path: str, piece: dict) -> str:
         # Each slot ends on its own page boundary: the fill of its last page must not
         # depend on what the image places next.
         last = area["slots"][-1]
-        lines = ["".join(f". = {origin + s['offset'] + p['offset']:#x}; {_parts([p])} "
+        lines = ["".join(f". = {origin + s['offset'] + p['offset']:#x}; {_in_section(p)} "
                          for p in s["parts"])
                  + f"{'' if s is last and s['spoilt'] else close}" for s in area["slots"]]
         lines.append("\n")

@@ -19,6 +19,7 @@ The planner is a pure function of the extracted facts and the options.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 
@@ -37,6 +38,8 @@ PACKED_KINDS = (*TLS_KINDS, TABLE)
 # equal everywhere.
 AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
+ASLR_BITS = 16  # placement entropy each image's shared libraries get together (--aslr 2)
+MAX_GAP_PAGES = 256
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 
 
@@ -46,7 +49,13 @@ class PlanOptions:
     align: bool = True  # page-align every slot (else pack at natural alignment)
     group: bool = True  # one slot for all shared variants held by the same images
     copy_objs: bool = False  # link every image with the same canonical object file
-    aslr: int = 0  # 1: position-independent libraries reach the world through tables
+    aslr: int = 0  # 1: position-independent libraries reach the world through tables;
+    # 2: and every image places its shared libraries in its own random order
+    same_mapping: bool = False  # aslr 2: keep the aslr-1 order, move by random gaps only
+
+    @property
+    def moving(self) -> bool:
+        return self.aslr >= 2
 
 
 @dataclass
@@ -124,8 +133,9 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
         return len(lib.refs(kinds) - fixed)
 
     by_apps: dict[tuple[str, ...], list[Library]] = {}
+    group = options.group and not options.moving  # under ASLR every library moves alone
     for lib in shared:
-        key = tuple(lib.apps) if options.group else (*lib.apps, lib.name)
+        key = tuple(lib.apps) if group else (*lib.apps, lib.name)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
@@ -195,6 +205,48 @@ def _tables_first(units: list[Unit], sizes: dict[str, int]) -> None:
     sizes[TABLE] = pages
 
 
+def _block(u: Unit) -> int:
+    """Under ASLR a library moves as one block: every kind of its sections (its table at
+    the end of its data) keeps one distance to the others, so its position-independent
+    code stays the same bytes. Each area gives the block the same page-rounded room."""
+    data = u.sizes.get("data", 0)
+    if TABLE in u.sizes:
+        data = align_up(data, 8) + u.sizes[TABLE]
+    return max(align_up(n, PAGE) for n in (u.sizes.get("text", 0), u.sizes.get("rodata", 0),
+                                           data, u.sizes.get("bss", 0)))
+
+
+def gap_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
+    """Fewest random gap choices (a power of two, in pages) before each of ``units``
+    libraries that give an image ``bits`` of placement entropy, orders included."""
+    order = 0.0 if same_mapping else math.log2(math.factorial(units))
+    gap = 1
+    while units and order + units * math.log2(gap) < bits and gap < MAX_GAP_PAGES:
+        gap *= 2
+    return gap
+
+
+def _moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
+                  options: PlanOptions) -> dict:
+    """Room for every image's randomly placed blocks: one size for the text, read-only,
+    data and bss areas, the largest any image can need. The tables travel in the
+    blocks, so there is no table area."""
+    blocks = {u.id: _block(u) for u in units}
+    per_app: dict[str, dict] = {}
+    for ex in extracts:
+        mine = [u for u in units if ex["app"] in u.apps and blocks[u.id]]
+        per_app[ex["app"]] = {"units": mine, "gap_pages": 0}
+    area = 0
+    for info in per_app.values():
+        info["gap_pages"] = gap = gap_pages(len(info["units"]), options.same_mapping)
+        area = max(area, sum(blocks[u.id] for u in info["units"])
+                   + len(info["units"]) * (gap - 1) * PAGE)
+    for kind in ABSOLUTE_KINDS:
+        sizes[kind] = area
+    sizes.pop(TABLE, None)
+    return {"blocks": blocks, "apps": per_app, "area": area}
+
+
 def _slotted(app: str, units: list[Unit]) -> set[str]:
     """Names of the libraries of ``app`` that have slots."""
     return {lib.name for u in units if app in u.apps for lib in u.members}
@@ -218,7 +270,9 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> di
         raise BadInput("need at least two unikernels to plan a shared layout")
     units = _units(extracts, options)
     sizes = {k: _colour(units, k, options.align) for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
-    _tables_first(units, sizes)
+    moving = _moving_areas(extracts, units, sizes, options) if options.moving else None
+    if not options.moving:
+        _tables_first(units, sizes)
     tls = _tls_totals(extracts, units, sizes)
     bases = _bases(extracts, units, sizes, tls["tdata_total"], options)
     if TABLE in sizes:
@@ -232,7 +286,8 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> di
                    "variants": {lib.name: lib.holders for lib in u.members},
                    "sizes": u.sizes, "offsets": u.offsets, "spoilt": u.spoilt}
                   for u in units],
-        "slices": {e["app"]: _slice(e, units, bases, tls, options) for e in extracts},
+        "slices": {e["app"]: _slice(e, units, bases, tls, options, moving)
+                   for e in extracts},
     }
     layout["packed_bound"] = packed_bound(extracts)
     return layout
@@ -302,7 +357,7 @@ def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) 
 
 
 def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
-           options: PlanOptions) -> dict:
+           options: PlanOptions, moving: dict | None) -> dict:
     """What one app's linker script needs: its slots, in address order, per kind."""
     app = ex["app"]
     mine = [u for u in units if app in u.apps]
@@ -334,12 +389,21 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             continue  # placed inside the rodata slots
         slots = []
         base = bases.get(kind) if kind != "tbss" else None
+        moves = moving is not None and kind in ABSOLUTE_KINDS
         for u in mine:
-            if kind not in u.offsets:
+            table = parts_of(u, TABLE) if moves and kind == "data" else []
+            if kind not in u.offsets and not table:
                 continue
-            slot = {"unit": u.id, "offset": u.offsets[kind], "size": u.sizes[kind],
-                    "address": None if base is None else base + u.offsets[kind],
-                    "parts": parts_of(u, kind), "spoilt": u.spoilt.get(kind, False)}
+            if moves:  # offsets within the library's block; the aslr stage places it
+                for part in table:
+                    part["offset"] = align_up(u.sizes.get("data", 0), 8) + part["offset"]
+                slot = {"unit": u.id, "offset": 0, "address": None,
+                        "size": moving["blocks"][u.id], "parts": parts_of(u, kind) + table,
+                        "spoilt": False}
+            else:
+                slot = {"unit": u.id, "offset": u.offsets[kind], "size": u.sizes[kind],
+                        "address": None if base is None else base + u.offsets[kind],
+                        "parts": parts_of(u, kind), "spoilt": u.spoilt.get(kind, False)}
             if kind == "rodata":
                 slot["eh_parts"] = parts_of(u, "eh_frame")
             slots.append(slot)
@@ -364,4 +428,14 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         "objects": {o.get("original", o["path"]): link_path(lib)
                     if (lib := libs.get(o["name"])) else o["path"] for o in ex["objects"]},
         "private_tables": private_tables,
+        "aslr": None if moving is None else {
+            "bases": {k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
+            "area": moving["area"],
+            "gap_pages": moving["apps"][app]["gap_pages"],
+            "same_mapping": options.same_mapping,
+            # In the aslr-1 order (first by code address), which --aslr-same-mapping keeps.
+            "units": [{"id": u.id, "block": moving["blocks"][u.id]}
+                      for u in sorted(moving["apps"][app]["units"],
+                                      key=lambda u: (u.offsets.get("text", -1), u.id))],
+        },
     }

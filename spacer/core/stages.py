@@ -3,11 +3,13 @@ writes its outputs atomically. The doit tasks in :mod:`spacer.tasks` call these.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from spacer.core.aslr import place_app
 from spacer.core.extract import extract_app
 from spacer.core.fileio import read_json, write_json_atomic, write_text_atomic
 from spacer.core.ldscript import rewrite_script
@@ -38,6 +40,9 @@ class OutputLayout:
 
     def pic_dir(self, app: str) -> Path:
         return self.root / "pic" / app
+
+    def aslr_map(self, app: str) -> Path:
+        return self.root / "aslr" / f"{app}.json"
 
     def plan_slice(self, app: str) -> Path:
         return self.root / "plan" / f"{app}.json"
@@ -84,6 +89,11 @@ def run_plan(extract_files: list[Path], options: PlanOptions, layout: OutputLayo
     write_json_atomic(layout.layout, plan, only_if_changed=True)
 
 
+def run_aslr(slice_file: Path, seed: int, out: Path) -> None:
+    """This image's placement of its shared libraries (``--aslr 2``)."""
+    write_json_atomic(out, place_app(read_json(slice_file), seed), only_if_changed=True)
+
+
 def run_lds(extract_file: Path, slice_file: Path, out: Path) -> None:
     extract = read_json(extract_file)
     recipe = extract["recipe"]
@@ -102,6 +112,18 @@ def run_verify(slice_file: Path, image: Path, out: Path) -> None:
     check = check_app(read_json(slice_file), debug, Path(f"{image}.map"))
     require_placed(check, str(debug))
     write_json_atomic(out, check)
+
+
+def aslr_summary(maps: list[dict]) -> dict:
+    """Entropy per image and how many images got a layout of their own (``--aslr 2``)."""
+    layouts = [json.dumps(m["aslr_map"]["libraries"], sort_keys=True) for m in maps]
+    bits = [m["aslr_map"]["entropy_bits"] for m in maps]
+    return {"seed": maps[0]["aslr_map"]["seed"] if maps else None,
+            "entropy_bits_min": min(bits, default=0.0),
+            "entropy_bits_max": max(bits, default=0.0),
+            "distinct_layouts": len(set(layouts)),
+            "unique_layout_apps": sum(1 for x in layouts if layouts.count(x) == 1),
+            "apps": len(maps)}
 
 
 def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
@@ -131,5 +153,8 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
         "aligned": {"image": str(layout.image(a).resolve()),
                     "debug": str(Path(f"{layout.image(a)}.dbg").resolve())},
     } for a in apps}}
+    if plan["options"].get("aslr", 0) >= 2:
+        report["aslr_layouts"] = aslr_summary([read_json(layout.aslr_map(a.name))
+                                               for a in apps])
     write_json_atomic(layout.report, report)
     write_json_atomic(layout.manifest, manifest)

@@ -8,79 +8,40 @@ change a stage's output are given to ``config_changed``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from doit.exceptions import TaskFailed
-from doit.tools import config_changed
-
-from spacer.core.errors import SpacerError
 from spacer.core.plan import PlanOptions
 from spacer.core.stages import (
     OutputLayout,
     run_extract,
     run_lds,
-    run_pic,
     run_plan,
     run_relink,
     run_report,
     run_verify,
 )
 from spacer.core.workspace import AppBuild
+from spacer.tasks.actions import log_command, one_line, versioned
+from spacer.tasks.aslr import aslr_tasks
+from spacer.tasks.pic import pic_tasks
 
-
-def code_digest() -> str:
-    """A digest of spacer's own pipeline code: a spacer that plans or links differently
-    reruns every stage (doit cannot see a change of the code behind an action)."""
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for path in sorted([*root.glob("core/*.py"), *root.glob("tasks/*.py")]):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _versioned(tasks: Iterator[dict]) -> Iterator[dict]:
-    """Each task's settings (its ``config``) plus spacer's code digest, in one
-    ``config_changed``: doit keeps one value per task for it, so two would undo
-    each other and the task would never be up to date."""
-    code = code_digest()
-    for task in tasks:
-        if task.get("actions"):
-            task["uptodate"] = [config_changed({"spacer": code, **task.pop("config", {})})]
-        yield task
-
-
-def _log(line: str) -> None:
-    print(f"  $ {line}")
-
-
-def failing_as_one_line(fn):
-    """A doit action that reports a :class:`SpacerError` as its one line, no traceback."""
-    def action(*args):
-        try:
-            fn(*args)
-        except SpacerError as err:
-            return TaskFailed(err.line())
-        return None
-    action.__name__ = fn.__name__
-    return action
-
-
-run_extract, run_pic, run_plan, run_lds, run_relink, run_verify, run_report = map(
-    failing_as_one_line,
-    (run_extract, run_pic, run_plan, run_lds, run_relink, run_verify, run_report))
+run_extract, run_plan, run_lds, run_relink, run_verify, run_report = map(
+    one_line, (run_extract, run_plan, run_lds, run_relink, run_verify, run_report))
 
 
 def align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: bool = False,
-                relink_only: bool = False) -> Iterator[dict]:
-    yield from _versioned(_align_tasks(apps, out, options, verbose, relink_only))
+                relink_only: bool = False, seed: int = 0) -> Iterator[dict]:
+    yield from versioned(_align_tasks(apps, out, options, verbose, relink_only, seed))
 
 
 def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: bool,
-                 relink_only: bool) -> Iterator[dict]:
+                 relink_only: bool, seed: int) -> Iterator[dict]:
     layout = OutputLayout(out)
+    # What lds, relink and verify follow: the plan slice, or under --aslr 2 the map
+    # that places the slice's libraries for this image.
+    placed = layout.aslr_map if options.moving else layout.plan_slice
     names = [a.name for a in apps]
     docs = {"extract": "read objects, sections and build commands of each app",
             "lds": "write each app's linker script", "relink": "relink each app and run its "
@@ -97,16 +58,7 @@ def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose:
                    "targets": [str(layout.extract(app.name))], "clean": True}
         facts = [layout.extract(n) for n in names]
         if options.aslr:
-            yield {"basename": "pic", "name": None,
-                   "doc": "rebuild each app's libraries as position-independent code with "
-                   "indirection tables (--aslr 1)"}
-            for app in apps:
-                yield {"basename": "pic", "name": app.name,
-                       "actions": [(run_pic, [layout.extract(app.name), layout.pic(app.name),
-                                              layout.pic_dir(app.name),
-                                              _log if verbose else None])],
-                       "file_dep": [str(layout.extract(app.name))],
-                       "targets": [str(layout.pic(app.name))], "clean": True}
+            yield from pic_tasks(apps, layout, verbose)
             facts = [layout.pic(n) for n in names]
         yield {"basename": "plan", "doc": "one layout for the whole fleet",
                "actions": [(run_plan, [facts, options, layout])],
@@ -114,24 +66,27 @@ def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose:
                "targets": [str(layout.layout)] + [str(layout.plan_slice(n)) for n in names],
                "config": {"options": asdict(options), "apps": names},
                "clean": True}
+        if options.moving:
+            yield from aslr_tasks(apps, layout, seed)
         for app in apps:
-            yield {"basename": "lds", "name": app.name, "actions": [(run_lds, [layout.extract(app.name), layout.plan_slice(app.name),
+            yield {"basename": "lds", "name": app.name,
+                   "actions": [(run_lds, [layout.extract(app.name), placed(app.name),
                                           layout.script(app.name)])],
-                   "file_dep": [str(layout.extract(app.name)), str(layout.plan_slice(app.name))],
+                   "file_dep": [str(layout.extract(app.name)), str(placed(app.name))],
                    "targets": [str(layout.script(app.name))], "clean": True}
     for app in apps:
         image = layout.image(app)
         yield {"basename": "relink", "name": app.name,
-               "actions": [(run_relink, [layout.extract(app.name), layout.plan_slice(app.name),
+               "actions": [(run_relink, [layout.extract(app.name), placed(app.name),
                                          layout.script(app.name), layout.app_dir(app.name),
-                                         _log if verbose else None])],
-               "file_dep": [str(layout.extract(app.name)), str(layout.plan_slice(app.name)),
+                                         log_command if verbose else None])],
+               "file_dep": [str(layout.extract(app.name)), str(placed(app.name)),
                             str(layout.script(app.name))],
                "targets": [str(image), f"{image}.dbg", f"{image}.map"], "clean": True}
         yield {"basename": "verify", "name": app.name,
-               "actions": [(run_verify, [layout.plan_slice(app.name), image,
+               "actions": [(run_verify, [placed(app.name), image,
                                          layout.verify(app.name)])],
-               "file_dep": [str(layout.plan_slice(app.name)), str(image), f"{image}.dbg",
+               "file_dep": [str(placed(app.name)), str(image), f"{image}.dbg",
                             f"{image}.map"],
                "targets": [str(layout.verify(app.name))], "clean": True}
     yield {"basename": "report", "doc": "static page sharing, original vs aligned",

@@ -18,6 +18,7 @@ class Settings:
     count: int = 0  # generated demo apps on top of the built-in ones
     apps: tuple[str, ...] = ()  # -u: the apps to align; empty means all
     plan: dict = field(default_factory=dict)  # planner options (loc, align, group, ...)
+    seed: int = 0  # --aslr 2: the seed every image's placement is drawn from
     verbose: bool = False
 
     @property
@@ -30,7 +31,7 @@ class Settings:
 
 
 def settings_from_vars(get_var) -> Settings:
-    """Read ``doit align workspace=DIR out=DIR apps=a,b count=N aslr=1`` style variables."""
+    """Read ``doit align workspace=DIR out=DIR apps=a,b count=N aslr=2 seed=N`` variables."""
     ws = get_var("workspace", None)
     out = get_var("out", None)
     apps = tuple(a for a in (get_var("apps", "") or "").split(",") if a)
@@ -40,5 +41,7 @@ def settings_from_vars(get_var) -> Settings:
         demo=ws is None,
         count=int(get_var("count", "0") or 0),
         apps=apps,
-        plan={"aslr": int(get_var("aslr", "0") or 0)},
+        plan={"aslr": int(get_var("aslr", "0") or 0),
+              "same_mapping": get_var("same_mapping", "0") not in ("", "0")},
+        seed=int(get_var("seed", "0") or 0, 0),
     )

@@ -38,8 +38,8 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
             apps = select_apps(apps, settings.apps)
         else:
             apps = select_apps(find_apps(settings.workspace), settings.apps)
-        yield from align_tasks(apps, settings.out_dir, PlanOptions(**settings.plan), settings.verbose,
-                               relink_only)
+        yield from align_tasks(apps, settings.out_dir, PlanOptions(**settings.plan),
+                               settings.verbose, relink_only, settings.seed)
 
     tasks = {"task_align": task_align,
              "DOIT_CONFIG": {"dep_file": str(settings.dep_file), "backend": "json",

@@ -1,0 +1,77 @@
+"""Stage ``aslr``, per app (``--aslr 2``): where this image puts each shared library.
+
+The plan gives every shared library a *block* (its code, read-only data, data with
+its indirection table, and bss, at one distance from each other in every image)
+and each area room for any image's blocks. This stage draws, for one image, an
+order of its blocks and a random gap of whole pages before each, from the seed and
+the app's name: the same seed gives the same images, another seed another layout.
+A library's position-independent code reaches everything outside it through its
+table, so its pages keep their bytes wherever the block lands and KSM still merges
+them; only the tables, which hold this image's addresses, differ.
+
+The result is the app's plan slice with every moving slot's address filled in, plus
+the map itself (seed, order, offsets, entropy), which the linker script and the
+relink depend on.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+
+from spacer.core.errors import BadInput
+from spacer.core.pages import PAGE_SIZE as PAGE
+
+DEFAULT_SEED = 0
+
+
+def entropy_bits(units: int, gap_pages: int, same_mapping: bool) -> float:
+    """log2 of the layouts one image can get: block orders times gap choices."""
+    order = 0.0 if same_mapping else math.log2(math.factorial(units))
+    return order + units * math.log2(max(1, gap_pages))
+
+
+def place_app(piece: dict, seed: int = DEFAULT_SEED) -> dict:
+    """``piece`` (a plan slice made with ``--aslr 2``) with this image's placement."""
+    info = piece.get("aslr")
+    if not info:
+        raise BadInput(f"the plan slice of {piece['app']} has no ASLR blocks",
+                       hint="plan again with --aslr 2")
+    rng = random.Random(f"spacer-aslr:{seed}:{piece['app']}")
+    order = [u["id"] for u in info["units"]]
+    if not info["same_mapping"]:
+        rng.shuffle(order)
+    blocks = {u["id"]: u["block"] for u in info["units"]}
+    offsets, cursor = {}, 0
+    for unit in order:
+        cursor += rng.randrange(info["gap_pages"]) * PAGE
+        offsets[unit] = cursor
+        cursor += blocks[unit]
+    if cursor > info["area"]:
+        raise BadInput(f"{piece['app']}: ASLR blocks need {cursor:#x} bytes, the plan gave "
+                       f"{info['area']:#x}", hint="plan again")
+    placed = copy.deepcopy(piece)
+    for kind, base in info["bases"].items():
+        area = placed["areas"].get(kind)
+        if area is None:
+            continue
+        for slot in area["slots"]:
+            slot["offset"] += offsets[slot["unit"]]
+            slot["address"] = base + slot["offset"]
+        area["slots"].sort(key=lambda s: s["offset"])
+    placed["aslr_map"] = {
+        "seed": seed,
+        "order": order,
+        "offsets": offsets,
+        "libraries": {kind: {p["lib"]: s["address"] + p["offset"]
+                             for s in placed["areas"][kind]["slots"] for p in s["parts"]
+                             if "table" not in p}
+                      for kind in ("text", "rodata", "data", "bss") if kind in placed["areas"]},
+        "tables": {p["lib"]: s["address"] + p["offset"]
+                   for s in placed["areas"].get("data", {}).get("slots", ())
+                   for p in s["parts"] if "table" in p},
+        "entropy_bits": round(entropy_bits(len(order), info["gap_pages"],
+                                           info["same_mapping"]), 2),
+    }
+    return placed
