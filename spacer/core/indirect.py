@@ -12,9 +12,15 @@ library's table and fills slot ``i`` with ``QUAD(symbol i)``, so the instruction
 loads the same address it would have loaded from the GOT, and the library's
 bytes depend only on where its own table sits.
 
-References to TLS (``GOTTPOFF``, ``TLSGD``...) are left to ld, which rewrites them
-for a static link, and so are GOT loads of local symbols (ld turns them into
-direct, library-internal addresses).
+A GOT load of a *local* symbol (a ``static`` variable, a section) stays inside the
+library, but ld would relax it into an absolute ``mov $addr`` in a static image,
+which changes whenever the library moves. :func:`redirect_got` makes it the
+position-independent form itself, as ld does for a PIE: ``mov foo@GOTPCREL(%rip)``
+becomes ``lea foo(%rip)``, ``call *`` becomes ``addr32 call``, ``jmp *`` becomes
+``jmp; nop`` (psABI, "Optimize GOTPCRELX Relocations"). Any other GOT load of a
+local symbol (``movq foo@GOTPCREL(%rip), %xmm0``) gets a table slot too, through a
+global alias of the symbol that spacer adds to its copy. References to TLS
+(``GOTTPOFF``, ``TLSGD``...) are left to ld, which rewrites them for a static link.
 """
 
 from __future__ import annotations
@@ -48,9 +54,9 @@ def table_symbol(library: str) -> str:
     return f"__spacer_got_{library}"
 
 
-def _got_sites(elf: ELFFile):
-    """(relocation section, index, relocation, symbol) of every GOT relocation
-    against a global symbol in an allocated section."""
+def _got_sites(elf: ELFFile, local: bool = False):
+    """(relocation section, index, relocation, symbol) of every GOT relocation in an
+    allocated section against a global symbol (or, with ``local``, a local one)."""
     for sec in elf.iter_sections():
         if not isinstance(sec, RelocationSection) or not sec.is_RELA():
             continue
@@ -62,9 +68,10 @@ def _got_sites(elf: ELFFile):
             if rel["r_info_type"] not in GOT_TYPES:
                 continue
             sym = symtab.get_symbol(rel["r_info_sym"])
-            if sym["st_info"]["bind"] == "STB_LOCAL" or sym.name == "__tls_get_addr":
-                continue  # ld turns these into direct addresses (TLS: a code sequence)
-            yield sec, index, rel, sym
+            if sym.name == "__tls_get_addr":
+                continue  # part of a TLS code sequence that ld rewrites
+            if (sym["st_info"]["bind"] == "STB_LOCAL") == local:
+                yield sec, index, rel, sym
 
 
 def table_entries(path: Path) -> list[TableEntry]:
@@ -82,23 +89,27 @@ def table_entries(path: Path) -> list[TableEntry]:
 def redirect_got(source: Path, out: Path, library: str) -> list[TableEntry]:
     """Write ``source`` to ``out`` with every GOT relocation aimed at the library's table;
     return the table's entries. ``source`` is not modified; ``out`` appears whole."""
-    entries = table_entries(source)
-    slot_of = {e.symbol: i for i, e in enumerate(entries)}
     name = table_symbol(library)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
-        if not entries:
-            Path(tmp).write_bytes(Path(source).read_bytes())
-        else:
-            # objcopy adds the symbol (as an absolute one: it cannot add an undefined
-            # symbol); the patch below makes it undefined and redirects the relocations.
-            proc = subprocess.run(["objcopy", f"--add-symbol={name}=0,global", str(source), tmp],
-                                  capture_output=True, text=True, check=False, timeout=300)
+        Path(tmp).write_bytes(Path(source).read_bytes())
+        aliases = _relax_local(Path(tmp), library)
+        entries = sorted(table_entries(Path(tmp))
+                         + [TableEntry(alias, False) for alias in sorted(set(aliases.values()))],
+                         key=lambda e: e.symbol)
+        if entries:
+            # objcopy adds the table symbol (as an absolute one: it cannot add an
+            # undefined symbol; the patch makes it undefined) and the local aliases.
+            argv = ["objcopy", f"--add-symbol={name}=0,global"]
+            argv += [f"--add-symbol={alias}={sec}:{value},global"
+                     for (sec, value), alias in sorted(aliases.items(), key=lambda a: a[1])]
+            proc = subprocess.run([*argv, tmp, tmp], capture_output=True, text=True,
+                                  check=False, timeout=300)
             if proc.returncode != 0:
                 raise ExternalFailure(f"objcopy failed: {first_error_line(proc.stderr)}", source)
-            _patch(Path(tmp), name, slot_of)
+            _patch(Path(tmp), name, {e.symbol: i for i, e in enumerate(entries)}, aliases)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -106,7 +117,42 @@ def redirect_got(source: Path, out: Path, library: str) -> list[TableEntry]:
     return entries
 
 
-def _patch(path: Path, name: str, slot_of: dict[str, int]) -> None:
+def _local_key(elf: ELFFile, sym) -> tuple[str, int]:
+    return elf.get_section(sym["st_shndx"]).name, sym["st_value"]
+
+
+def _relax_local(path: Path, library: str) -> dict[tuple[str, int], str]:
+    """GOT loads of local symbols made PC-relative in place (see module doc); the
+    others get an alias name: (section, value) -> alias."""
+    data = bytearray(path.read_bytes())
+    aliases: dict[tuple[str, int], str] = {}
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        for sec, i, rel, sym in _got_sites(elf, local=True):
+            target = elf.get_section(sec["sh_info"])
+            at = target["sh_offset"] + rel["r_offset"]  # the disp32
+            offset, info = rel["r_offset"], (rel["r_info_sym"] << 32) | R_X86_64_PC32
+            op = bytes(data[at - 2:at])
+            relaxable = rel["r_info_type"] != 9  # GOTPCREL promises no instruction form
+            if relaxable and op[0] == 0x8B:  # mov disp(%rip), %reg -> lea disp(%rip), %reg
+                data[at - 2] = 0x8D
+            elif relaxable and op == b"\xff\x15":  # call *disp(%rip) -> addr32 call rel32
+                data[at - 2:at] = b"\x67\xe8"
+            elif relaxable and op == b"\xff\x25":  # jmp *disp(%rip) -> jmp rel32; nop
+                data[at - 2:at + 4] = b"\xe9" + bytes(data[at:at + 4]) + b"\x90"
+                offset -= 1
+            else:
+                key = _local_key(elf, sym)
+                aliases.setdefault(key, f"__spacer_local_{library}_{len(aliases)}")
+                continue
+            entry = sec["sh_offset"] + i * sec["sh_entsize"]
+            _RELA.pack_into(data, entry, offset, info, rel["r_addend"])
+    path.write_bytes(bytes(data))
+    return aliases
+
+
+def _patch(path: Path, name: str, slot_of: dict[str, int],
+           aliases: dict[tuple[str, int], str]) -> None:
     data = bytearray(path.read_bytes())
     with path.open("rb") as f:
         elf = ELFFile(f)
@@ -117,8 +163,11 @@ def _patch(path: Path, name: str, slot_of: dict[str, int]) -> None:
         entry = symtab["sh_offset"] + index * symtab["sh_entsize"]
         st_name, info, other, _, _, _ = _SYM.unpack_from(data, entry)
         _SYM.pack_into(data, entry, st_name, info, other, 0, 0, 0)  # SHN_UNDEF, no value
-        for sec, i, rel, sym in _got_sites(elf):
+        sites = [(*site, site[3].name) for site in _got_sites(elf)]
+        sites += [(*site, aliases[_local_key(elf, site[3])])
+                  for site in _got_sites(elf, local=True)]
+        for sec, i, rel, _, target in sites:
             at = sec["sh_offset"] + i * sec["sh_entsize"]
-            addend = rel["r_addend"] + SLOT * slot_of[sym.name]
+            addend = rel["r_addend"] + SLOT * slot_of[target]
             _RELA.pack_into(data, at, rel["r_offset"], (index << 32) | R_X86_64_PC32, addend)
     path.write_bytes(bytes(data))

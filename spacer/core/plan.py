@@ -133,9 +133,8 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
         return len(lib.refs(kinds) - fixed)
 
     by_apps: dict[tuple[str, ...], list[Library]] = {}
-    group = options.group and not options.moving  # under ASLR every library moves alone
     for lib in shared:
-        key = tuple(lib.apps) if group else (*lib.apps, lib.name)
+        key = tuple(lib.apps) if options.group else (*lib.apps, lib.name)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
