@@ -48,17 +48,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _sigterm(_signum: int, _frame: object) -> None:
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # kill, closed terminal: like Ctrl-C
+
+
+def _stop(_signum: int, _frame: object) -> None:
     # Treated like Ctrl-C so the guests stop and KSM/THP settings come back.
     raise KeyboardInterrupt
 
 
-def _on_sigterm(handler: object) -> object:
-    """Install a SIGTERM handler where Python allows it (main thread only)."""
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:
-        return None
+def _on_stop_signals(handler: object) -> dict[int, object]:
+    """Install ``handler`` for SIGTERM and SIGHUP where Python allows it (main thread
+    only); return the handlers it replaced, for :func:`_restore_signals`."""
+    previous = {}
+    for sig in STOP_SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:
+            pass
+    return previous
+
+
+def _restore_signals(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -74,14 +86,13 @@ def run(ns: argparse.Namespace) -> int:
         if ns.plot:
             _matplotlib()  # fail before a long run, not after it
         counts = memory.instance_steps(ns.instances) if ns.plot else [ns.instances]
-        previous = _on_sigterm(_sigterm)
+        previous = _on_stop_signals(_stop)
         try:
             with err.status("starting") as status, ksm.ksm_session(ns.sysfs) as session:
                 result = memory.measure_fleet(session, manifest, counts, ns.memory, ns.timeout,
                                               progress=lambda msg: status.update(msg))
         finally:
-            if previous is not None:
-                _on_sigterm(previous)
+            _restore_signals(previous)
     except KeyboardInterrupt:
         err.print("interrupted: guests stopped, KSM and THP settings restored")
         return 130
@@ -121,7 +132,8 @@ def _matplotlib():
         import matplotlib
     except ImportError:
         raise ToolMissing("--plot needs matplotlib",
-                          hint="install it with: pip install 'spacer[plot]'") from None
+                          hint="install matplotlib (pip install matplotlib), or from spacer's "
+                         "source folder: pip install -e '.[plot]'") from None
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 

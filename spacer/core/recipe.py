@@ -234,7 +234,7 @@ def substitute(argv: tuple[str, ...], mapping: dict[str, str], cwd: str) -> list
     Keys of ``mapping`` are absolute paths; arguments are resolved against ``cwd``.
     """
     def one(part: str) -> str:
-        if not part or part.startswith("-") and "=" not in part:
+        if not part or (part.startswith("-") and "=" not in part):
             return part
         if "=" in part and not part.startswith("/"):
             key, _, value = part.partition("=")
