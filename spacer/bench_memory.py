@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spacer.core import ksm, memory
-from spacer.core.errors import SpacerError, ToolMissing
+from spacer.core.errors import INTERRUPTED, SpacerError, ToolMissing
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -94,18 +94,19 @@ def run(ns: argparse.Namespace) -> int:
         finally:
             _restore_signals(previous)
     except KeyboardInterrupt:
-        err.print("interrupted: guests stopped, KSM and THP settings restored")
-        return 130
+        print("spacer: interrupted: guests stopped, KSM and THP settings restored",
+              file=sys.stderr)
+        return INTERRUPTED
     except SpacerError as exc:
-        print(f"spacer: {exc}", file=sys.stderr)  # one line, never wrapped
-        return 1
+        print(f"spacer: {exc}", file=sys.stderr)  # one line, never wrapped, no markup
+        return exc.exit_code
     if ns.json:
         out.print_json(json.dumps(memory.as_json(result)))
     else:
         out.print(table(result))
     if ns.plot:
         plot(result, ns.plot)
-        err.print(f"plot written to {ns.plot}")
+        err.print(f"plot written to {ns.plot}", markup=False)
     return 0
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spacer.core.fileio import read_json
@@ -37,5 +38,6 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     culprits = Counter(s for page in report["differing_pages"] for s in page["symbols"])
     if culprits:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(8))
-        console.print(f"symbols whose per-image addresses keep pages apart: {names}")
-    console.print(f"[dim]{Path(out_dir) / 'report.json'}, manifest.json[/]")
+        console.print(f"symbols whose per-image addresses keep pages apart: {names}",
+                      markup=False)
+    console.print(f"[dim]{escape(str(Path(out_dir) / 'report.json'))}, manifest.json[/]")

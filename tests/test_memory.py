@@ -13,7 +13,7 @@ from tinyelf import PAGE, multiboot_image
 
 from spacer import bench_memory
 from spacer.core import ksm, memory
-from spacer.core.errors import BadInput, ExternalFailure, ToolMissing
+from spacer.core.errors import BAD_INPUT, BadInput, ExternalFailure, ToolMissing
 
 PAYLOAD_PAGES = 32
 FAKE = {
@@ -221,7 +221,7 @@ def test_bench_command_with_fake_sysfs(tmp_path: Path, sysfs: Path, tiny: dict[s
     rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--apps", "zzz",
                             "--sysfs", str(sysfs)])
     err = capsys.readouterr().err
-    assert rc == 1 and "zzz" in err and len(err.strip().splitlines()) == 1
+    assert rc == BAD_INPUT and "zzz" in err and len(err.strip().splitlines()) == 1
 
 
 # --- real KSM ----------------------------------------------------------------

@@ -12,10 +12,8 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from spacer.core.errors import SpacerError
 from spacer.core.plan import PlanOptions
 from spacer.core.stages import (
     OutputLayout,
@@ -27,22 +25,11 @@ from spacer.core.stages import (
     run_verify,
 )
 from spacer.core.workspace import AppBuild
+from spacer.tasks.failures import failing_as_one_line
 
 
 def _log(line: str) -> None:
     print(f"  $ {line}")
-
-
-def failing_as_one_line(fn):
-    """A doit action that reports a :class:`SpacerError` as its one line, no traceback."""
-    def action(*args):
-        try:
-            fn(*args)
-        except SpacerError as err:
-            return TaskFailed(err.line())
-        return None
-    action.__name__ = fn.__name__
-    return action
 
 
 run_extract, run_plan, run_lds, run_relink, run_verify, run_report = map(
