@@ -103,12 +103,11 @@ def cmd_align(ns: argparse.Namespace) -> int:
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
+    from spacer.core.stages import check_report_current
     from spacer.report_view import show_report
 
     settings = _settings(ns)
-    if not (settings.out_dir / "report.json").is_file():
-        say(f"{settings.out_dir}: no report yet (run spacer align first)")
-        return BAD_INPUT
+    check_report_current(settings.out_dir)  # refuse a report the last align left stale
     show_report(settings.out_dir)
     return 0
 

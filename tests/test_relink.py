@@ -121,3 +121,70 @@ def test_terminated_relink_leaves_no_scratch_folder(small_fleet, monkeypatch, ca
     assert code == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == "spacer: interrupted"
     assert not list(small_fleet["out"].glob("apps/*/.relink-*"))
+
+
+# --- stale outputs ------------------------------------------------------------------
+
+def test_report_refuses_to_show_what_a_failed_realign_left(small_fleet, capsys, monkeypatch,
+                                                          tmp_path):
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    assert main(["align", "-w", str(ws), "-o", str(out)]) == 0
+    assert main(["report", "-w", str(ws), "-o", str(out)]) == 0
+    capsys.readouterr()
+    # A new plan (other options) whose relink fails: the old report stays behind.
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert main(["align", "-w", str(ws), "-o", str(out), "--no-align"]) == EXTERNAL
+    capsys.readouterr()
+    code = main(["report", "-w", str(ws), "-o", str(out)])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("spacer:")]
+    assert code == BAD_INPUT
+    assert len(lines) == 1 and "report.json" in lines[0] and "out of date" in lines[0]
+    monkeypatch.undo()
+    assert main(["align", "-w", str(ws), "-o", str(out), "--no-align"]) == 0
+    assert main(["report", "-w", str(ws), "-o", str(out)]) == 0
+
+
+def test_damaged_original_image_is_found_by_extract(small_fleet, capsys):
+    image = small_fleet["ws"] / "apps" / "kvstore" / "build" / "kvstore_qemu-x86_64"
+    image.write_bytes(image.read_bytes()[:3000])
+    out = small_fleet["out"]
+    code, ran, failures = align(small_fleet["ws"], out)
+    assert code != 0
+    assert failures[0].line.startswith("extract:kvstore: ")
+    assert str(image) in failures[0].line and failures[0].exit_code == BAD_INPUT
+    assert not [t for t in ran if t.startswith(("relink", "verify", "report"))]
+
+
+# --- a copied workspace -------------------------------------------------------------
+
+def test_copied_workspace_uses_its_own_files(small_fleet, tmp_path: Path):
+    """The .cmd records hold absolute paths into the first workspace; a copy must read
+    and link its own objects."""
+    ws1 = small_fleet["ws"]
+    ws2 = tmp_path / "copy"
+    shutil.copytree(ws1, ws2, symlinks=True)
+    out = tmp_path / "out2"
+    code, _, failures = align(ws2, out)
+    assert code == 0, failures
+    produced = [*out.glob("extract/*.json"), *out.glob("plan/*.json"), *out.glob("apps/*/*.map")]
+    assert produced
+    for path in produced:
+        assert str(ws1) not in path.read_text(errors="replace"), path
+    shutil.rmtree(ws1)  # and it does not need the original at all
+    code, _, failures = align(ws2, tmp_path / "out3")
+    assert code == 0, failures
+
+
+def test_incomplete_copy_is_refused(small_fleet, tmp_path: Path, capsys):
+    ws2 = tmp_path / "copy"
+    shutil.copytree(small_fleet["ws"], ws2, symlinks=True)
+    missing = ws2 / "apps" / "hashsum" / "build" / "libukhash.o"
+    missing.unlink()
+    code = main(["align", "-w", str(ws2), "-o", str(tmp_path / "out2")])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("spacer:")]
+    assert code == BAD_INPUT and len(lines) == 1
+    assert str(missing) in lines[0] and "copied" in lines[0]
