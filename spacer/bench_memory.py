@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -110,21 +111,37 @@ def run(ns: argparse.Namespace) -> int:
     return 0
 
 
+# Guests (instances x apps) are in the title and in --json, not a column: 80 columns.
+COLUMNS = ("set", "instances", "frames used", "frames saved", "MiB", "aligned / original",
+           "static prediction", "KSM wait")
+
+
 def table(result: memory.FleetMemory) -> Table:
-    t = Table(title=f"Memory of the running fleet ({len(result.apps)} apps, "
-                    f"{result.memory_mib} MiB per guest, 4 KiB frames)")
-    for col in ("set", "instances", "guests", "frames used", "frames saved", "MiB",
-                "aligned/original", "static prediction", "KSM wait"):
-        t.add_column(col, justify="left" if col == "set" else "right")
+    """The measurements as a table that fits 80 columns (what rich assumes when the
+    output is piped) and never cuts a header: headers wrap between words, and no
+    column gets narrower than its longest header word."""
+    rows = []
+    unstable = False
     for orig, ali in zip(result.original, result.aligned, strict=True):
         for m in (orig, ali):
             ratio = f"{ali.frames / orig.frames:.3f}" if m is ali and orig.frames else ""
-            wait = f"{m.ksm_seconds:.1f} s" + ("" if m.stable else " (not stable)")
-            t.add_row(m.label, str(m.instances), str(m.guests), str(m.frames),
-                      str(m.frames_saved), f"{m.mib:.1f}", ratio,
-                      str(result.predicted_pages(m.label)), wait)
+            wait = f"{m.ksm_seconds:.1f} s" + ("" if m.stable else "*")
+            unstable = unstable or not m.stable
+            rows.append((m.label, str(m.instances), str(m.frames), str(m.frames_saved),
+                         f"{m.mib:.1f}", ratio, str(result.predicted_pages(m.label)), wait))
+    t = Table(title=f"Memory of the running fleet ({len(result.apps)} apps, "
+                    f"{result.memory_mib} MiB per guest, 4 KiB frames)",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i, col in enumerate(COLUMNS):
+        # As wide as the longest header word or cell: headers wrap between words.
+        width = max(*(len(word) for word in col.split()), *(len(r[i]) for r in rows))
+        t.add_column(col, justify="left" if i == 0 else "right", width=width,
+                     overflow="fold")
+    for row in rows:
+        t.add_row(*row)
     t.caption = ("frames used = resident mergeable guest pages - KSM pages_sharing; "
-                 "static prediction = distinct page contents of the set's images")
+                 "static prediction = distinct page contents of the set's images"
+                 + ("; * KSM had not settled when measured" if unstable else ""))
     return t
 
 

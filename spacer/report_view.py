@@ -18,13 +18,18 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     before, after = report["original"], report["aligned"]
     table = Table(title=f"Static page sharing of {before['images']} images "
                         f"(4 KiB pages; distinct = what perfect deduplication keeps)")
-    table.add_column("pages")
-    table.add_column("original", justify="right")
-    table.add_column("aligned", justify="right")
+    table.add_column("pages", min_width=len("readonly padding (zero, gap fill)"),
+                     overflow="fold")
+    table.add_column("original", justify="right", no_wrap=True, min_width=len("original"))
+    table.add_column("aligned", justify="right", no_wrap=True, min_width=len("aligned"))
+    # "frames saved" is the real saving: padding is counted on its own row, not in it.
+    labels = {"total": "total", "distinct": "distinct", "zero": "zero",
+              "padding": "padding (zero, gap fill)", "shared": "shared",
+              "frames_saved": "frames saved"}
     for part in ("readonly", "writable"):
-        for key in ("total", "distinct", "zero", "shared", "frames_saved"):
-            table.add_row(f"{part} {key.replace('_', ' ')}", str(before[part][key]),
-                          str(after[part][key]))
+        for key, label in labels.items():
+            table.add_row(f"{part} {label}", str(before[part].get(key, "")),
+                          str(after[part].get(key, "")))
     table.add_row("read-only ideal bound", "", str(report["ideal_read_only_pages"]))
     if report["quality"] is not None:
         table.add_row("aligned distinct read-only / bound", "", f"{report['quality']:.2f}x")
