@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from spacer.core.errors import ExternalFailure
+from spacer.core.errors import INTERNAL, SpacerError
 from spacer.core.fileio import read_json
 from spacer.tasks.config import Settings
 
@@ -38,7 +38,11 @@ def _timed_align(settings: Settings) -> tuple[float, list[str]]:
     code, ran, failures = run_tasks(settings, ["align"])
     took = time.perf_counter() - start
     if code != 0:
-        raise ExternalFailure(f"align failed during the benchmark: {failures[:1]}")
+        first = failures[0] if failures else None
+        error = SpacerError(f"align failed during the benchmark: "
+                            f"{first.line if first else 'see above'}")
+        error.exit_code = first.exit_code if first else INTERNAL
+        raise error
     return took, ran
 
 

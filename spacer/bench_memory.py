@@ -13,11 +13,12 @@ import signal
 import sys
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from spacer.core import ksm, memory
-from spacer.core.errors import SpacerError, ToolMissing
+from spacer.core.errors import INTERRUPTED, SpacerError, ToolMissing
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,17 +49,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _sigterm(_signum: int, _frame: object) -> None:
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # kill, closed terminal: like Ctrl-C
+
+
+def _stop(_signum: int, _frame: object) -> None:
     # Treated like Ctrl-C so the guests stop and KSM/THP settings come back.
     raise KeyboardInterrupt
 
 
-def _on_sigterm(handler: object) -> object:
-    """Install a SIGTERM handler where Python allows it (main thread only)."""
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:
-        return None
+def _on_stop_signals(handler: object) -> dict[int, object]:
+    """Install ``handler`` for SIGTERM and SIGHUP where Python allows it (main thread
+    only); return the handlers it replaced, for :func:`_restore_signals`."""
+    previous = {}
+    for sig in STOP_SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:
+            pass
+    return previous
+
+
+def _restore_signals(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def run(ns: argparse.Namespace) -> int:
@@ -74,45 +87,61 @@ def run(ns: argparse.Namespace) -> int:
         if ns.plot:
             _matplotlib()  # fail before a long run, not after it
         counts = memory.instance_steps(ns.instances) if ns.plot else [ns.instances]
-        previous = _on_sigterm(_sigterm)
+        previous = _on_stop_signals(_stop)
         try:
             with err.status("starting") as status, ksm.ksm_session(ns.sysfs) as session:
                 result = memory.measure_fleet(session, manifest, counts, ns.memory, ns.timeout,
                                               progress=lambda msg: status.update(msg))
         finally:
-            if previous is not None:
-                _on_sigterm(previous)
+            _restore_signals(previous)
     except KeyboardInterrupt:
-        err.print("interrupted: guests stopped, KSM and THP settings restored")
-        return 130
+        print("spacer: interrupted: guests stopped, KSM and THP settings restored",
+              file=sys.stderr)
+        return INTERRUPTED
     except SpacerError as exc:
-        print(f"spacer: {exc}", file=sys.stderr)  # one line, never wrapped
-        return 1
+        print(f"spacer: {exc}", file=sys.stderr)  # one line, never wrapped, no markup
+        return exc.exit_code
     if ns.json:
         out.print_json(json.dumps(memory.as_json(result)))
     else:
         out.print(table(result))
     if ns.plot:
         plot(result, ns.plot)
-        err.print(f"plot written to {ns.plot}")
+        err.print(f"plot written to {ns.plot}", markup=False)
     return 0
 
 
+# Guests (instances x apps) are in the title and in --json, not a column: 80 columns.
+COLUMNS = ("set", "instances", "frames used", "frames saved", "MiB", "aligned / original",
+           "static prediction", "KSM wait")
+
+
 def table(result: memory.FleetMemory) -> Table:
-    t = Table(title=f"Memory of the running fleet ({len(result.apps)} apps, "
-                    f"{result.memory_mib} MiB per guest, 4 KiB frames)")
-    for col in ("set", "instances", "guests", "frames used", "frames saved", "MiB",
-                "aligned/original", "static prediction", "KSM wait"):
-        t.add_column(col, justify="left" if col == "set" else "right")
+    """The measurements as a table that fits 80 columns (what rich assumes when the
+    output is piped) and never cuts a header: headers wrap between words, and no
+    column gets narrower than its longest header word."""
+    rows = []
+    unstable = False
     for orig, ali in zip(result.original, result.aligned, strict=True):
         for m in (orig, ali):
             ratio = f"{ali.frames / orig.frames:.3f}" if m is ali and orig.frames else ""
-            wait = f"{m.ksm_seconds:.1f} s" + ("" if m.stable else " (not stable)")
-            t.add_row(m.label, str(m.instances), str(m.guests), str(m.frames),
-                      str(m.frames_saved), f"{m.mib:.1f}", ratio,
-                      str(result.predicted_pages(m.label)), wait)
+            wait = f"{m.ksm_seconds:.1f} s" + ("" if m.stable else "*")
+            unstable = unstable or not m.stable
+            rows.append((m.label, str(m.instances), str(m.frames), str(m.frames_saved),
+                         f"{m.mib:.1f}", ratio, str(result.predicted_pages(m.label)), wait))
+    t = Table(title=f"Memory of the running fleet ({len(result.apps)} apps, "
+                    f"{result.memory_mib} MiB per guest, 4 KiB frames)",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i, col in enumerate(COLUMNS):
+        # As wide as the longest header word or cell: headers wrap between words.
+        width = max(*(len(word) for word in col.split()), *(len(r[i]) for r in rows))
+        t.add_column(col, justify="left" if i == 0 else "right", width=width,
+                     overflow="fold")
+    for row in rows:
+        t.add_row(*row)
     t.caption = ("frames used = resident mergeable guest pages - KSM pages_sharing; "
-                 "static prediction = distinct page contents of the set's images")
+                 "static prediction = distinct page contents of the set's images"
+                 + ("; * KSM had not settled when measured" if unstable else ""))
     return t
 
 
@@ -121,7 +150,8 @@ def _matplotlib():
         import matplotlib
     except ImportError:
         raise ToolMissing("--plot needs matplotlib",
-                          hint="install it with: pip install 'spacer[plot]'") from None
+                          hint="install matplotlib (pip install matplotlib), or from spacer's "
+                         "source folder: pip install -e '.[plot]'") from None
     matplotlib.use("Agg")  # no display needed
     import matplotlib.pyplot as plt
 

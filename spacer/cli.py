@@ -14,17 +14,31 @@ what is up to date.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from dataclasses import replace
+import traceback
 from pathlib import Path
 
 from rich.console import Console
 
 from spacer import __version__
-from spacer.core.errors import SpacerError
+from spacer.core.errors import (
+    BAD_INPUT,
+    INTERNAL,
+    INTERRUPTED,
+    SpacerError,
+    internal_error_line,
+)
 from spacer.tasks.config import DEMO_WORKSPACE, Settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(line: str) -> None:
+    """Print one ``spacer: ...`` line on stderr, as plain text (no rich markup: a path
+    such as ``[/abs/path]`` must come out as it is)."""
+    err.print(f"spacer: {line}", markup=False)
 
 
 def _int(text: str) -> int:
@@ -48,7 +62,8 @@ def cmd_fleet(ns: argparse.Namespace) -> int:
 
     settings = Settings(workspace=ns.workspace or DEMO_WORKSPACE, demo=True, count=ns.count)
     code, _, failures = run_tasks(settings, ["fleet"])
-    return _finish(code, failures, f"demo fleet in {settings.workspace.resolve()}/apps")
+    return _finish(code, failures, f"demo fleet in {settings.workspace.resolve()}/apps",
+                   ns.verbose)
 
 
 def cmd_boot(ns: argparse.Namespace) -> int:
@@ -57,11 +72,11 @@ def cmd_boot(ns: argparse.Namespace) -> int:
     result = boot(ns.image, append=ns.append, timeout=ns.timeout)
     sys.stdout.write(result.output)
     if result.timed_out:
-        err.print(f"spacer: {ns.image}: no exit after {ns.timeout:g} s (timed out)")
+        say(f"{ns.image}: no exit after {ns.timeout:g} s (timed out)")
         return 124
     if result.exit_code is None:
-        err.print(f"spacer: {ns.image}: the guest stopped without an exit code "
-                  "(it crashed or halted; QEMU status {result.qemu_status})")
+        say(f"{ns.image}: the guest stopped without an exit code "
+            f"(it crashed or halted; QEMU status {result.qemu_status})")
         return 125
     return result.exit_code
 
@@ -72,50 +87,62 @@ def cmd_align(ns: argparse.Namespace) -> int:
     plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc,
             "aslr": ns.aslr, "same_mapping": ns.aslr_same_mapping}
     if ns.aslr_same_mapping and ns.aslr < 2:
-        err.print("spacer: --aslr-same-mapping only applies to --aslr 2")
-        return 2
+        say("--aslr-same-mapping only applies to --aslr 2")
+        return BAD_INPUT
     settings = replace(_settings(ns, plan), seed=ns.seed)
-    if not settings.demo:  # say what is wrong with the workspace before doit starts
-        from spacer.core.workspace import find_apps, select_apps
+    # Say what is wrong with the workspace and -o before doit starts or creates anything.
+    from spacer.core.workspace import check_output_folder
+    from spacer.tasks.loader import selected_apps
 
-        select_apps(find_apps(settings.workspace), settings.apps)
+    check_output_folder(settings.out_dir, selected_apps(settings))
     if ns.relink_only and not (settings.out_dir / "layout.json").is_file():
-        err.print(f"spacer: {settings.out_dir}: no plan yet (run spacer align first)")
-        return 2
+        say(f"{settings.out_dir}: no plan yet (run spacer align first)")
+        return BAD_INPUT
     targets = ["align"] if not settings.demo else ["fleet", "align"]
     code, _, failures = run_tasks(settings, targets, relink_only=ns.relink_only)
     if code == 0:
         from spacer.report_view import show_report
 
         show_report(settings.out_dir)
-    return _finish(code, failures, None)
+    return _finish(code, failures, None, ns.verbose)
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
+    from spacer.core.stages import check_report_current
     from spacer.report_view import show_report
 
     settings = _settings(ns)
-    if not (settings.out_dir / "report.json").is_file():
-        err.print(f"spacer: {settings.out_dir}: no report yet (run spacer align first)")
-        return 2
+    check_report_current(settings.out_dir)  # refuse a report the last align left stale
     show_report(settings.out_dir)
     return 0
 
 
-def _finish(code: int, failures: list[str], done: str | None) -> int:
+def _finish(code: int, failures: list, done: str | None, verbose: bool = False) -> int:
+    """Exit status of a doit run; on failure print its first failure, once."""
     if code == 0:
         if done:
-            err.print(f"[green]done:[/] {done}")
+            err.print("[green]done:[/] ", end="")
+            err.print(done, markup=False)
         return 0
-    for line in failures[:1] or ["the run failed (see above)"]:
-        err.print(f"spacer: {line}")
-    return 1
+    if not failures:
+        say("the run failed (see above)")
+        return INTERNAL
+    first = failures[0]
+    if verbose and first.traceback:
+        err.print(first.traceback.rstrip(), markup=False)
+    say(first.line)
+    return first.exit_code
 
 
 def _workspace_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
                    help=f"workspace with apps/<app>/build/ (default: the demo fleet, built in "
                         f"./{DEMO_WORKSPACE})")
+
+
+def _verbose_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show the traceback of an internal error")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -132,6 +159,7 @@ def parser() -> argparse.ArgumentParser:
     _workspace_arg(p)
     p.add_argument("--count", type=int, default=0, metavar="N",
                    help="add N generated apps (deterministic) for scale tests")
+    _verbose_arg(p)
     p.set_defaults(func=cmd_fleet)
 
     p = sub.add_parser("boot", help="boot one image under QEMU",
@@ -141,6 +169,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--append", metavar="ARGS", help="kernel command line")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="give up after S seconds (default 30)")
+    _verbose_arg(p)
     p.set_defaults(func=cmd_boot)
 
     p = sub.add_parser("align", help="plan one layout for the fleet and relink every image",
@@ -177,12 +206,14 @@ def parser() -> argparse.ArgumentParser:
                    "move them by random gaps only")
     p.add_argument("--relink-only", action="store_true",
                    help="relink with the existing plan and linker scripts")
-    p.add_argument("-v", "--verbose", action="store_true", help="show every command run")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show every command run, and the traceback of an internal error")
     p.set_defaults(func=cmd_align)
 
     p = sub.add_parser("report", help="show the sharing figures of the last align")
     _workspace_arg(p)
     p.add_argument("-o", "--out", type=Path, metavar="OUT", help="output folder")
+    _verbose_arg(p)
     p.set_defaults(func=cmd_report)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
@@ -194,16 +225,41 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_signals_interrupt() -> dict:
+    """SIGTERM and SIGHUP act like Ctrl-C, so scratch folders are removed and guests
+    stopped on the way out; returns the handlers replaced (main thread only)."""
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, _interrupt)
+        except ValueError:
+            pass
+    return previous
+
+
 def main(argv: list[str] | None = None) -> int:
     ns = parser().parse_args(argv)
+    previous = _stop_signals_interrupt()
     try:
         return ns.func(ns)
     except SpacerError as exc:
-        err.print(f"spacer: {exc.line()}")
-        return 2
+        say(exc.line())
+        return exc.exit_code
     except KeyboardInterrupt:
-        err.print("spacer: interrupted")
-        return 130
+        say("interrupted")
+        return INTERRUPTED
+    except Exception as exc:
+        if getattr(ns, "verbose", False):
+            err.print(traceback.format_exc().rstrip(), markup=False)
+        say(internal_error_line(exc))
+        return INTERNAL
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

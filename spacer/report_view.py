@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from spacer.core.fileio import read_json
@@ -17,13 +18,18 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     before, after = report["original"], report["aligned"]
     table = Table(title=f"Static page sharing of {before['images']} images "
                         f"(4 KiB pages; distinct = what perfect deduplication keeps)")
-    table.add_column("pages")
-    table.add_column("original", justify="right")
-    table.add_column("aligned", justify="right")
+    table.add_column("pages", min_width=len("readonly padding (zero, gap fill)"),
+                     overflow="fold")
+    table.add_column("original", justify="right", no_wrap=True, min_width=len("original"))
+    table.add_column("aligned", justify="right", no_wrap=True, min_width=len("aligned"))
+    # "frames saved" is the real saving: padding is counted on its own row, not in it.
+    labels = {"total": "total", "distinct": "distinct", "zero": "zero",
+              "padding": "padding (zero, gap fill)", "shared": "shared",
+              "frames_saved": "frames saved"}
     for part in ("readonly", "writable"):
-        for key in ("total", "distinct", "zero", "shared", "frames_saved"):
-            table.add_row(f"{part} {key.replace('_', ' ')}", str(before[part][key]),
-                          str(after[part][key]))
+        for key, label in labels.items():
+            table.add_row(f"{part} {label}", str(before[part].get(key, "")),
+                          str(after[part].get(key, "")))
     table.add_row("read-only packed bound", "", str(report["packed_bound"]))
     if report["quality"] is not None:
         table.add_row("aligned distinct read-only / bound", "", f"{report['quality']:.2f}x")
@@ -38,5 +44,6 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     culprits = Counter(s for page in report["differing_pages"] for s in page["symbols"])
     if culprits:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(8))
-        console.print(f"symbols whose per-image addresses keep pages apart: {names}")
-    console.print(f"[dim]{Path(out_dir) / 'report.json'}, manifest.json[/]")
+        console.print(f"symbols whose per-image addresses keep pages apart: {names}",
+                      markup=False)
+    console.print(f"[dim]{escape(str(Path(out_dir) / 'report.json'))}, manifest.json[/]")

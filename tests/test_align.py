@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from spacer.cli import main
+from spacer.core.errors import BAD_INPUT, EXTERNAL
 from spacer.core.mapfile import by_file, read_map
 from spacer.core.qemu import boot
-from spacer.demo import SRC_DIR
 from spacer.demo.apps import DEMO_APPS
 from spacer.demo.build import build_fleet
 from spacer.tasks.config import Settings
@@ -120,16 +120,6 @@ def test_second_run_does_nothing(aligned):
 
 # --- incremental: one app changes --------------------------------------------
 
-@pytest.fixture
-def small_fleet(tmp_path: Path):
-    """Four demo apps built from a private copy of the sources, so a test may edit one."""
-    src = tmp_path / "src"
-    shutil.copytree(SRC_DIR, src)
-    apps = [APPS[n] for n in ("hello", "hashsum", "kvstore", "counter")]
-    ws = build_fleet(tmp_path / "ws", apps, src_root=src)
-    return {"ws": ws, "src": src, "apps": apps, "out": tmp_path / "out"}
-
-
 def test_changed_app_relinks_only_what_its_change_reaches(small_fleet):
     settings = Settings(workspace=small_fleet["ws"], out=small_fleet["out"], demo=False)
     code, first, _ = run_tasks(settings, ["align"])
@@ -154,11 +144,14 @@ def run_cli(capsys, *args: str) -> tuple[int, str]:
 
 
 def assert_one_line(err: str, *needles: str) -> None:
+    """The error is one ``spacer:`` line, printed once, with no traceback."""
     lines = [ln for ln in err.splitlines() if ln.startswith("spacer:")]
     assert lines, err
     assert "Traceback" not in err
     for needle in needles:
         assert needle in lines[-1], (needle, lines[-1])
+    message = lines[-1].removeprefix("spacer: ")
+    assert sum(message in ln for ln in err.splitlines()) == 1, f"printed twice:\n{err}"
 
 
 def assert_nothing_finished(out: Path) -> None:
@@ -169,7 +162,7 @@ def assert_nothing_finished(out: Path) -> None:
 def test_workspace_without_unikernels(tmp_path: Path, capsys):
     (tmp_path / "apps" / "x").mkdir(parents=True)
     code, err = run_cli(capsys, "-w", str(tmp_path))
-    assert code != 0
+    assert code == BAD_INPUT
     assert_one_line(err, str(tmp_path), "no unikernel builds")
 
 
@@ -185,7 +178,7 @@ def test_damaged_object_is_named(small_fleet, capsys, damage: str):
         obj.write_bytes(data[:18] + (183).to_bytes(2, "little") + data[20:])  # EM_AARCH64
     out = small_fleet["out"]
     code, err = run_cli(capsys, "-w", str(small_fleet["ws"]), "-o", str(out))
-    assert code != 0
+    assert code == BAD_INPUT
     assert_one_line(err, str(obj))
     assert_nothing_finished(out)
 
@@ -194,7 +187,7 @@ def test_missing_linker_script(small_fleet, capsys):
     lds = small_fleet["ws"] / "apps" / "hello" / "build" / "libkvmplat" / "link64.lds"
     lds.unlink()
     code, err = run_cli(capsys, "-w", str(small_fleet["ws"]), "-o", str(small_fleet["out"]))
-    assert code != 0
+    assert code == BAD_INPUT
     assert_one_line(err, str(lds), "linker script missing")
     assert_nothing_finished(small_fleet["out"])
 
@@ -206,7 +199,7 @@ def test_missing_postlink_cmd(small_fleet, capsys):
     for cmd in build.glob("kvstore_qemu-x86_64.multiboot.cmd"):
         cmd.unlink()
     code, err = run_cli(capsys, "-w", str(small_fleet["ws"]), "-o", str(small_fleet["out"]))
-    assert code != 0
+    assert code == BAD_INPUT
     assert_one_line(err, "kvstore_qemu-x86_64", "post-link")
     assert_nothing_finished(small_fleet["out"])
 
@@ -225,7 +218,7 @@ def test_failing_linker_message_is_shown(small_fleet, capsys, tmp_path: Path):
                    check=True)
     Path(str(obj) + ".new").replace(obj)
     code, err = run_cli(capsys, "-w", str(small_fleet["ws"]), "-o", str(small_fleet["out"]))
-    assert code != 0
+    assert code == EXTERNAL
     assert_one_line(err, "hashsum", "spacer_nowhere")
     assert not list(small_fleet["out"].glob("apps/hashsum/*_qemu-x86_64"))
 

@@ -13,7 +13,7 @@ from tinyelf import PAGE, multiboot_image
 
 from spacer import bench_memory
 from spacer.core import ksm, memory
-from spacer.core.errors import BadInput, ToolMissing
+from spacer.core.errors import BAD_INPUT, BadInput, ExternalFailure, ToolMissing
 
 PAYLOAD_PAGES = 32
 FAKE = {
@@ -178,13 +178,13 @@ def test_interrupted_measurement_stops_guests_and_restores_settings(
     assert ksm.snapshot(sysfs) == before
 
 
-def _children() -> list:
-    """Our QEMU children, found through /proc (no shell)."""
+def _children(parent: int | None = None) -> list:
+    """Our QEMU children (or ``parent``'s), found through /proc (no shell)."""
     class P:
         def __init__(self, pid: int):
             self.pid = pid
 
-    me = str(os.getpid())
+    me = str(parent or os.getpid())
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -221,7 +221,7 @@ def test_bench_command_with_fake_sysfs(tmp_path: Path, sysfs: Path, tiny: dict[s
     rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--apps", "zzz",
                             "--sysfs", str(sysfs)])
     err = capsys.readouterr().err
-    assert rc == 1 and "zzz" in err and len(err.strip().splitlines()) == 1
+    assert rc == BAD_INPUT and "zzz" in err and len(err.strip().splitlines()) == 1
 
 
 # --- real KSM ----------------------------------------------------------------
@@ -262,3 +262,97 @@ def test_aligned_demo_pair_uses_fewer_frames(demo_workspace: Path, tmp_path: Pat
     assert ali.frames < orig.frames
     assert result.predicted_pages("aligned") < result.predicted_pages("original")
     assert not _children()
+
+
+# --- guests never outlive spacer, and are started safely ---------------------------
+
+def test_guests_are_started_without_python_code_in_the_child(
+        tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forking while rich's refresh thread runs and then running Python in the child
+    (``preexec_fn``) can deadlock: the parent-death signal is set by setpriv instead."""
+    seen: list[tuple[list[str], dict]] = []
+
+    class Recording:
+        def __init__(self, argv: list[str], **kw: object):
+            seen.append((argv, kw))
+            raise KeyboardInterrupt  # stop right here: nothing to clean up
+
+    monkeypatch.setattr(memory.subprocess, "Popen", Recording)
+    with pytest.raises(KeyboardInterrupt), memory.running_guests([tiny["a"]]):
+        pass
+    (argv, kw), = seen
+    assert kw.get("preexec_fn") is None
+    assert Path(argv[0]).name == "setpriv"
+    assert argv[1:3] == ["--pdeathsig", "KILL"]
+    assert "qemu-system-x86_64" in Path(argv[argv.index("--") + 1]).name
+
+
+@needs_qemu
+def test_failure_to_set_the_parent_death_signal_is_not_swallowed(
+        tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "setpriv"
+    fake.write_text("#!/bin/sh\necho 'setpriv: prctl failed: Operation not permitted' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(memory, "SETPRIV", str(fake))
+    with pytest.raises(ExternalFailure, match="prctl failed"), \
+            memory.running_guests([tiny["a"]], boot_timeout=10):
+        pass
+    assert not _children()
+
+
+@needs_qemu
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGHUP", "SIGTERM"])
+def test_guests_die_with_spacer(tiny: dict[str, Path], tmp_path: Path, how: str) -> None:
+    """Killed outright (SIGKILL), the kernel stops the guests; on SIGHUP and SIGTERM
+    spacer stops them itself and restores the KSM settings, like on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "sysfs"
+    for name, value in FAKE.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(value)
+    before = ksm.snapshot(root)
+    out = tmp_path / "out"
+    out.mkdir()
+    entry = {s: {"image": str(tiny["a"]), "debug": str(tiny["a"])} for s in memory.SETS}
+    (out / "manifest.json").write_text(json.dumps({"apps": {"a": entry, "b": entry}}))
+    env = {**os.environ, "PYTHONPATH": str(Path(memory.__file__).parents[2])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spacer.bench_memory", "memory", "-w", str(tmp_path), "-o",
+         str(out), "--instances", "1", "--sysfs", str(root), "--timeout", "60"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        guests: list[int] = []
+        while len(guests) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            guests = [c.pid for c in _children(proc.pid)]
+        assert len(guests) == 2, proc.stderr.read() if proc.poll() is not None else "no guests"
+        time.sleep(0.5)
+        proc.send_signal(getattr(signal, how))
+        rc = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while not all(gone(pid) for pid in guests) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(gone(pid) for pid in guests)
+    if how != "SIGKILL":
+        assert rc == 130
+        assert ksm.snapshot(root) == before
+
+
+def test_plot_hint_names_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    with pytest.raises(ToolMissing) as info:
+        bench_memory._matplotlib()
+    line = str(info.value)
+    assert "matplotlib" in line and "spacer[plot]" not in line.replace("-e '.[plot]'", "")

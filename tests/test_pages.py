@@ -91,7 +91,7 @@ def test_fleet_stats_count_what_two_images_have_in_common(tmp_path: Path) -> Non
     assert rw_stats.distinct == 2  # the data page and the zero page
     assert rw_stats.zero == 2 * BSS_PAGES
     assert rw_stats.shared == rw_stats.total
-    assert rw_stats.frames_saved == rw_stats.total - 2
+    assert rw_stats.frames_saved == 1  # the second data page; zero pages are no saving
     json.dumps(asdict(stats))  # plain data
 
 
@@ -116,3 +116,15 @@ def test_bad_images_get_one_line(tmp_path: Path) -> None:
             image_pages(path)
         assert "\n" not in str(err.value)
         assert str(path) in str(err.value)
+
+
+def test_code_gap_fill_is_padding_data_is_not(tmp_path: Path) -> None:
+    nops = bytes.fromhex("662e0f1f840000000000") * (2 * PAGE // 10 + 1)
+    text = TEXT + bytes(-len(TEXT) % PAGE) + nops[: 2 * PAGE]
+    same = bytes([5]) * PAGE  # a repeated pattern in read-only data is content
+    a = segments_image(tmp_path, "a", text=text, rodata=same, data=DATA, bss=0)
+    b = segments_image(tmp_path, "b", text=text, rodata=same, data=DATA, bss=0)
+    stats = fleet_page_stats([a, b])
+    ro = stats.readonly
+    assert ro.total == 2 * 4 and ro.padding == 2 * 2
+    assert ro.frames_saved == 2  # the first text page and the rodata page, once each

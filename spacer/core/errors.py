@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
+
+# One exit status per kind of error, whether an up-front check or a task finds it.
+BAD_INPUT = 2  # a file, folder or option given to spacer is wrong (argparse uses 2 too)
+EXTERNAL = 3  # an external program (gcc, ld, QEMU, setpriv) is missing or failed
+INTERNAL = 4  # a bug in spacer: an exception that is not a SpacerError
+INTERRUPTED = 130  # Ctrl-C, SIGTERM or SIGHUP
 
 
 class SpacerError(Exception):
     """A failure the user can act on. ``str(err)`` is the one line we print."""
+
+    exit_code = BAD_INPUT
 
     def __init__(self, what: str, path: str | Path | None = None, hint: str | None = None):
         self.path = Path(path) if path is not None else None
@@ -27,6 +36,8 @@ class SpacerError(Exception):
 class ToolMissing(SpacerError):
     """An external program (QEMU, gcc, ld) is not installed."""
 
+    exit_code = EXTERNAL
+
 
 class BadInput(SpacerError):
     """A file or folder given to spacer is not what it should be."""
@@ -34,6 +45,30 @@ class BadInput(SpacerError):
 
 class ExternalFailure(SpacerError):
     """An external program ran and failed; its message is part of the line."""
+
+    exit_code = EXTERNAL
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit status for ``exc``: its kind's for a SpacerError, else INTERNAL."""
+    return exc.exit_code if isinstance(exc, SpacerError) else INTERNAL
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line for an unexpected exception: what it was and where it was raised
+    (the innermost frame in spacer's own code, else the innermost frame)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    root = Path(__file__).resolve().parents[1]
+    own = [f for f in frames if Path(f.filename).resolve().is_relative_to(root)]
+    where = ""
+    if own or frames:
+        f = (own or frames)[-1]
+        name = Path(f.filename)
+        shown = name.resolve().relative_to(root.parent) if own else name
+        where = f" in {f.name} ({shown}:{f.lineno})"
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return (f"internal error{where}: {what} (a bug in spacer; rerun with -v for the "
+            f"traceback)").replace("\n", " ")
 
 
 def first_error_line(output: str, fallback: str = "no message") -> str:

@@ -11,6 +11,7 @@ from elftools.elf.elffile import ELFFile
 from spacer.core.errors import BadInput
 from spacer.core.ldparse import Script, parse_script
 from spacer.core.objects import content_chunks, object_name, read_object
+from spacer.core.pages import image_pages
 from spacer.core.placement import (
     find_anchors,
     head_size,
@@ -56,6 +57,11 @@ def extract_app(app: AppBuild) -> dict:
     if "text" not in anchors:
         raise BadInput("no output section collects .text", recipe.default_script)
     sections = image_sections(Path(recipe.debug_image))
+    try:  # a damaged bootable image fails here, not in the last task
+        image_pages(Path(recipe.image))
+    except BadInput as exc:
+        raise BadInput(f"bootable image: {exc.what}", recipe.image,
+                       "rebuild the unikernel") from None
     objects = []
     text_head = 0
     for path in recipe.objects:

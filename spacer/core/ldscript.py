@@ -27,7 +27,17 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
 
 def _quote(name: str) -> str:
-    return name if _PLAIN.match(name) else '"' + name.replace('"', "") + '"'
+    """``name`` as a linker script word: plain, or in double quotes. ld's script syntax
+    has no escape for a ``"`` inside a quoted name, so such a path is refused rather
+    than changed into another file's name."""
+    from spacer.core.errors import BadInput  # here: this change touches only _quote
+
+    if _PLAIN.match(name):
+        return name
+    if '"' in name or "\n" in name:
+        raise BadInput("a linker script cannot name this path (it holds a double quote or "
+                       "a newline)", name, "rename or move the build folder")
+    return f'"{name}"'
 
 
 def _slug(unit: str) -> str:

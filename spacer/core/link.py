@@ -18,18 +18,52 @@ from pathlib import Path
 from spacer.core.errors import ExternalFailure, ToolMissing, first_error_line
 from spacer.core.recipe import default_script, substitute
 
+SCRATCH_PREFIX = ".relink-"
+# Longest a link or post-link step may take: generous (a big musl link takes seconds,
+# a loaded machine minutes), but a hung tool must not hang spacer for ever.
+TIMEOUT_S = 900.0
 
-def run_argv(argv: list[str], cwd: str, what: str, log: Callable[[str], None] | None) -> None:
-    """Run one command; :class:`ExternalFailure` with its first error line if it fails."""
+
+def program(argv0: str, cwd: str) -> str | None:
+    """Where ``argv0`` runs from, as the build ran it: a name with a slash is a path
+    from the recorded ``cwd`` (Unikraft runs ``support/scripts/...`` from its source
+    tree), a bare name is looked up in PATH."""
+    if "/" in argv0:
+        path = Path(cwd, argv0)
+        return str(path) if path.is_file() else None
+    return shutil.which(argv0)
+
+
+def run_argv(argv: list[str], cwd: str, what: str, log: Callable[[str], None] | None,
+             timeout: float | None = None) -> None:
+    """Run one command (no shell) in ``cwd``; ``what`` names the step ("the relink of
+    hello"). :class:`ToolMissing` if the program is not there, :class:`ExternalFailure`
+    with its first error line if it fails or runs longer than ``timeout`` seconds."""
     if log:
         log(" ".join(argv))
-    if shutil.which(argv[0]) is None and not Path(argv[0]).is_file():
-        raise ToolMissing(f"{argv[0]} not found, needed to {what}",
-                          hint="install the toolchain the unikernel was built with")
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False,
-                          stdin=subprocess.DEVNULL)
+    if program(argv[0], cwd) is None:
+        raise ToolMissing(f"{argv[0]} not found (needed for {what})",
+                          Path(cwd, argv[0]) if "/" in argv[0] else None,
+                          "install the toolchain the unikernel was built with")
+    limit = TIMEOUT_S if timeout is None else timeout
+    try:
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False,
+                              stdin=subprocess.DEVNULL, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise ExternalFailure(f"{what} did not finish within {limit:g} s ({argv[0]} was "
+                              "stopped)", hint="is the machine overloaded, or the tool "
+                              "waiting for input?") from None
     if proc.returncode != 0:
         raise ExternalFailure(f"{what} failed: {first_error_line(proc.stderr + proc.stdout)}")
+
+
+def remove_stale_scratch(out_dir: Path) -> None:
+    """Remove scratch folders an earlier relink left behind (killed outright, so it
+    could not clean up). One app's relinks run one at a time, so any there is stale."""
+    if out_dir.is_dir():
+        for old in out_dir.glob(f"{SCRATCH_PREFIX}*"):
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
@@ -37,8 +71,9 @@ def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
     """Link ``extract``'s app with ``script`` into ``out_dir``; return the new paths."""
     recipe = extract["recipe"]
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_scratch(out_dir)
     image = Path(recipe["image"])
-    with tempfile.TemporaryDirectory(prefix=".relink-", dir=out_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out_dir) as tmp:
         scratch = Path(tmp)
         mapping = {recipe["debug_image"]: str(scratch / Path(recipe["debug_image"]).name),
                    recipe["image"]: str(scratch / image.name),
@@ -49,11 +84,13 @@ def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
         cwd = recipe["cwd"]
         link_map = scratch / (image.name + ".map")
         argv = substitute(tuple(recipe["argv"]), mapping, cwd)
-        argv.insert(-2, f"-Wl,-Map,{link_map}")  # before "-o OUT": where every section went
-        run_argv(argv, cwd, f"relinking {extract['app']}", log)
+        # Where every section went; right after the driver, wherever "-o OUT" is.
+        argv.insert(1, f"-Wl,-Map,{link_map}")
+        run_argv(argv, cwd, f"the relink of {extract['app']}", log)
         for step in recipe["postlink"]:
             run_argv(substitute(tuple(step["argv"]), mapping, cwd), cwd,
-                     f"post-link step of {extract['app']} ({Path(step['cmd_file']).name})", log)
+                     f"the post-link step {Path(step['cmd_file']).name} of {extract['app']}",
+                     log)
         final_image = scratch / image.name
         if not final_image.is_file():
             raise ExternalFailure(f"post-link steps of {extract['app']} made no image",

@@ -16,9 +16,8 @@ sets and neither figure would be honest.
 
 from __future__ import annotations
 
-import ctypes
 import json
-import signal
+import shutil
 import subprocess
 import tempfile
 import time
@@ -28,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from spacer.core import qemu
-from spacer.core.errors import BadInput, ExternalFailure
+from spacer.core.errors import BadInput, ExternalFailure, ToolMissing
 from spacer.core.ksm import Session
 from spacer.core.pages import PAGE_SIZE, PageStats, fleet_page_stats
 
@@ -58,13 +57,23 @@ def guest_argv(image: Path, memory_mib: int = 32) -> list[str]:
     return out + ["-action", "reboot=shutdown,shutdown=pause"]
 
 
-def _die_with_parent() -> None:
-    # A guest must not outlive spacer, even when spacer is killed outright.
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+SETPRIV = "setpriv"  # util-linux
+
+
+def die_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` run through ``setpriv --pdeathsig KILL``: a guest must not outlive spacer,
+    even when spacer is killed outright.
+
+    The kernel's parent-death signal is set by setpriv in the child, after the fork,
+    instead of by a Python ``preexec_fn``: forking while another thread runs (rich's
+    refresh thread) and then running Python code in the child can deadlock. If setpriv
+    cannot set the signal it exits with its message, and the guest counts as failed.
+    """
+    tool = shutil.which(SETPRIV)
+    if tool is None:
+        raise ToolMissing(f"{SETPRIV} not found, needed to stop guests if spacer dies",
+                          hint="install util-linux")
+    return [tool, "--pdeathsig", "KILL", "--", *argv]
 
 
 @dataclass
@@ -135,10 +144,9 @@ def running_guests(images: list[Path], memory_mib: int = 32, boot_timeout: float
                 log = Path(tmp) / f"{i}.out"
                 with log.open("wb") as out, log.with_suffix(".err").open("wb") as err:
                     # Own session: Ctrl-C reaches spacer only, which then stops them in order.
-                    # preexec_fn is safe here: spacer starts no threads.
                     proc = subprocess.Popen(
-                        guest_argv(Path(image), memory_mib), stdin=subprocess.DEVNULL,
-                        stdout=out, stderr=err, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                        die_with_parent(guest_argv(Path(image), memory_mib)),
+                        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                         start_new_session=True)
                 guests.append(Guest(Path(image), proc, log))
             _wait_booted(guests, boot_timeout, settle)

@@ -32,19 +32,33 @@ class Page:
     writable: bool
     digest: bytes  # blake2b-128 of the page's 4096 bytes
     zero: bool
+    padding: bool = False  # all zero, or code-gap fill (see :func:`is_fill`)
+
+
+FILL_PERIOD = 16  # longest repeated unit of a linker's fill (x86 NOPs are up to 15 bytes)
+
+
+def is_fill(page: bytes | bytearray) -> bool:
+    """A page that is one short pattern over and over: how ld fills the gaps it leaves
+    in code (``. = ADDR`` inside ``.text``), with NOP sequences (x86: ``66 2e 0f 1f 84
+    00 ...``); in data it fills with zeros."""
+    view = memoryview(page)
+    return any(view[p:] == view[:-p] for p in range(1, FILL_PERIOD + 1))
 
 
 def _digest(data: bytes | bytearray) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool]]:
+def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool], dict[int, bool]]:
     """The image as the guest sees it after loading: page base -> 4096 bytes, and
-    whether a writable segment touches the page. Every ``PT_LOAD`` segment is copied
-    to its ``p_vaddr``, zeros up to ``p_memsz``. Works for ELF32 and ELF64 alike."""
+    whether a writable (an executable) segment touches the page. Every ``PT_LOAD``
+    segment is copied to its ``p_vaddr``, zeros up to ``p_memsz``. Works for ELF32
+    (multiboot images) and ELF64 (debug images) alike."""
     path = Path(path)
     pages: dict[int, bytearray] = {}
     writable: dict[int, bool] = {}
+    executable: dict[int, bool] = {}
     try:
         with path.open("rb") as f:
             elf = ELFFile(f)
@@ -60,35 +74,41 @@ def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool]]:
                 data = data[:filesz] + bytes(memsz - filesz)
                 is_w = bool(seg["p_flags"] & P_FLAGS.PF_W)
                 _place(pages, writable, vaddr, data, is_w)
+                if seg["p_flags"] & P_FLAGS.PF_X:
+                    _place(pages, executable, vaddr, b"", True, span=len(data))
     except FileNotFoundError:
         raise BadInput("no such image", path) from None
     except ELFError as exc:
         raise BadInput(f"not a readable ELF file: {exc}", path) from None
-    return pages, writable
+    return pages, writable, executable
 
 
 def image_pages(path: Path) -> list[Page]:
     """Cut every PT_LOAD segment of the ELF image at ``path`` into 4 KiB pages."""
-    pages, writable = loaded_memory(path)
+    pages, writable, executable = loaded_memory(path)
     out = []
     for base in sorted(pages):
         digest = _digest(pages[base])
-        out.append(Page(base, writable[base], digest, digest == _ZERO_DIGEST))
+        zero = digest == _ZERO_DIGEST
+        fill = zero or (executable.get(base, False) and is_fill(pages[base]))
+        out.append(Page(base, writable[base], digest, zero, fill))
     return out
 
 
-def _place(pages: dict[int, bytearray], writable: dict[int, bool], vaddr: int,
-           data: bytes, is_w: bool) -> None:
-    """Copy ``data`` to ``vaddr`` in the sparse page map, page by page."""
-    pos = 0
-    while pos < len(data):
+def _place(pages: dict[int, bytearray], flags: dict[int, bool], vaddr: int,
+           data: bytes, flag: bool, span: int | None = None) -> None:
+    """Copy ``data`` to ``vaddr`` in the sparse page map, page by page, and or ``flag``
+    into the pages' ``flags``. With ``span``, only mark ``span`` bytes' pages."""
+    pos, length = 0, len(data) if span is None else span
+    while pos < length:
         addr = vaddr + pos
         base = addr - addr % PAGE_SIZE
         off = addr - base
-        n = min(PAGE_SIZE - off, len(data) - pos)
-        page = pages.setdefault(base, bytearray(PAGE_SIZE))
-        page[off:off + n] = data[pos:pos + n]
-        writable[base] = writable.get(base, False) or is_w
+        n = min(PAGE_SIZE - off, length - pos)
+        if span is None:
+            page = pages.setdefault(base, bytearray(PAGE_SIZE))
+            page[off:off + n] = data[pos:pos + n]
+        flags[base] = flags.get(base, False) or flag
         pos += n
 
 
@@ -98,9 +118,13 @@ class PageCounts:
 
     total: int = 0
     distinct: int = 0
-    zero: int = 0
+    zero: int = 0  # all-zero pages: padding and bss
+    padding: int = 0  # zero pages and code-gap fill: content no app put there
     shared: int = 0  # pages whose content occurs in at least two images
-    frames_saved: int = 0  # total - distinct
+    # Pages deduplication saves among the others: (total - padding) minus their
+    # distinct contents. Padding is left out: a layout that only adds padding would
+    # otherwise look like a saving.
+    frames_saved: int = 0
 
 
 @dataclass
@@ -117,13 +141,14 @@ def _counts(per_image: list[list[Page]]) -> PageCounts:
     occurrences = Counter(p.digest for pages in per_image for p in pages)
     # In how many different images a content occurs (not how often).
     in_images = Counter(d for pages in per_image for d in {p.digest for p in pages})
-    distinct = len(occurrences)
+    content = [p for pages in per_image for p in pages if not p.padding]
     return PageCounts(
         total=total,
-        distinct=distinct,
-        zero=sum(1 for pages in per_image for p in pages if p.zero),
+        distinct=len(occurrences),
+        zero=occurrences.get(_ZERO_DIGEST, 0),
+        padding=total - len(content),
         shared=sum(1 for pages in per_image for p in pages if in_images[p.digest] >= 2),
-        frames_saved=total - distinct,
+        frames_saved=len(content) - len({p.digest for p in content}),
     )
 
 

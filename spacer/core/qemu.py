@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +42,40 @@ def kvm_usable() -> bool:
     return os.environ.get("SPACER_ACCEL") == "kvm" and os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
+MULTIBOOT_MAGIC = 0x1BADB002
+MULTIBOOT_SEARCH = 8192  # the header must sit in the first 8 KiB, 4-byte aligned
+BOOTABLE_HINT = "pass the bootable image, e.g. build/<app>_qemu-x86_64"
+
+
+def has_multiboot_header(head: bytes) -> bool:
+    """A multiboot (v1) header in ``head``: magic, flags, checksum summing to zero,
+    at a 4-byte aligned offset (Multiboot Specification 0.6.96, section 3.1.1)."""
+    for off in range(0, min(len(head), MULTIBOOT_SEARCH) - 11, 4):
+        magic, flags, checksum = struct.unpack_from("<III", head, off)
+        if magic == MULTIBOOT_MAGIC and (magic + flags + checksum) & 0xFFFFFFFF == 0:
+            return True
+    return False
+
+
 def check_image(image: Path) -> None:
-    """Fail early, with one line, on what QEMU would reject with a vague message."""
+    """Fail early, with one line, on what QEMU would reject with a vague message (or
+    refuse and still exit as if the guest had exited with 0): QEMU's ``-kernel`` boots
+    an ELF32 image with a multiboot header, which Unikraft's post-link step makes."""
     if not image.is_file():
         raise BadInput("no such image", image, "build it first or check the path")
     with image.open("rb") as f:
-        head = f.read(5)
+        head = f.read(MULTIBOOT_SEARCH)
     if head[:4] != b"\x7fELF":
-        raise BadInput("not an ELF file", image, "pass the bootable image, e.g. build/<app>_qemu-x86_64")
+        raise BadInput("not an ELF file", image, BOOTABLE_HINT)
+    kind = {1: "ELF32", 2: "ELF64"}.get(head[4], "ELF of unknown class")
+    elf_type = int.from_bytes(head[16:18], "little") if len(head) >= 18 else 0
+    if elf_type == 1:  # ET_REL
+        raise BadInput("a relocatable object, not a bootable image", image, BOOTABLE_HINT)
+    if kind != "ELF32":
+        raise BadInput(f"an {kind} image; QEMU boots the ELF32 multiboot form", image,
+                       f"{BOOTABLE_HINT}, not the .dbg debug image")
+    if not has_multiboot_header(head):
+        raise BadInput("no multiboot header in the first 8 KiB", image, BOOTABLE_HINT)
 
 
 def qemu_argv(image: Path, memory_mib: int = 32, append: str | None = None,
@@ -80,8 +107,19 @@ def boot(image: Path, append: str | None = None, timeout: float = 30,
         out = (exc.stdout or b"").decode("utf-8", "replace")
         return BootResult(out, None, True, None)
     out = proc.stdout.decode("utf-8", "replace")
-    err = proc.stderr.decode("utf-8", "replace").strip()
-    if proc.returncode != 0 and not proc.returncode & 1 and err:
-        # QEMU itself refused (bad image, bad option): its first line says why.
-        raise ExternalFailure(f"QEMU refused to boot it: {err.splitlines()[0]}", image)
+    errors = qemu_errors(proc.stderr.decode("utf-8", "replace"))
+    if proc.returncode != 0 and errors and (not proc.returncode & 1 or proc.returncode == 1):
+        # QEMU itself failed (cannot load the image, bad option). It then exits with 1,
+        # which isa-debug-exit would also give for a guest exiting with 0: its message
+        # on stderr tells the two apart.
+        raise ExternalFailure(f"QEMU failed (exit status {proc.returncode}): {errors[0]}",
+                              image)
+    if proc.returncode < 0:
+        raise ExternalFailure(f"QEMU was killed by signal {-proc.returncode}", image)
     return BootResult(out, app_exit_code(proc.returncode), False, proc.returncode)
+
+
+def qemu_errors(stderr: str) -> list[str]:
+    """QEMU's error lines on stderr; warnings (e.g. a CPU feature TCG lacks) left out."""
+    return [ln.strip() for ln in stderr.splitlines()
+            if ln.strip() and "warning:" not in ln.lower()]

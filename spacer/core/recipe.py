@@ -10,8 +10,10 @@ quotes, ``&&``) and refuses, with one line, anything else (pipes, redirections).
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,7 +166,9 @@ def read_link_recipe(cmd_file: Path, cwd: Path) -> LinkRecipe:
     """Parse ``<image>.dbg.cmd`` and the post-link ``.cmd`` files beside the image.
 
     ``cwd`` is where the build ran (Unikraft runs make in its source tree); relative
-    paths in the commands are taken from there.
+    paths in the commands are taken from there. The records hold absolute paths: when
+    the build folder was copied or moved since (``cp -a ws1 ws2``), they still name
+    the old place, and are mapped into this one (see :func:`moved_roots`).
     """
     commands = read_cmd(cmd_file)
     if len(commands) != 1:
@@ -173,21 +177,76 @@ def read_link_recipe(cmd_file: Path, cwd: Path) -> LinkRecipe:
     dbg = _absolute(_output(argv, str(cmd_file)), cwd)
     if not dbg.endswith(".dbg"):
         raise BadInput(f"link output {dbg} is not a .dbg debug image", cmd_file)
+    moved = moved_roots(dbg, cmd_file)
+    if moved:
+        argv = relocate(argv, moved)
+        dbg = _absolute(_output(argv, str(cmd_file)), cwd)
     image = dbg[: -len(".dbg")]
     scripts = [(kind, _absolute(p, cwd)) for kind, p in _scripts(argv)]
+    objects = tuple(_absolute(o, cwd) for o in _objects(argv))
+    if moved:
+        _require_copied(cmd_file, moved, [*objects, *(p for _, p in scripts)])
     return LinkRecipe(
         cmd_file=str(cmd_file),
         cwd=str(cwd),
         argv=tuple(argv),
-        objects=tuple(_absolute(o, cwd) for o in _objects(argv)),
+        objects=objects,
         scripts=tuple(scripts),
         debug_image=dbg,
         image=image,
-        postlink=tuple(_postlink(Path(image))),
+        postlink=tuple(_postlink(Path(image), moved)),
     )
 
 
-def _postlink(image: Path) -> list[Command]:
+def moved_roots(recorded_dbg: str, cmd_file: Path) -> tuple[str, str] | None:
+    """``(old, new)`` folder when the link record names another folder than its own.
+
+    The record ``X.dbg.cmd`` sits beside its output ``X.dbg``. If it names another
+    place, the build was copied or moved: the longest common tail of the two folders
+    is the part that moved with it (``apps/hello/build``), and what precedes it is the
+    old and the new root. None when the record names its own folder.
+    """
+    old = Path(os.path.realpath(recorded_dbg))
+    new = Path(os.path.realpath(Path(cmd_file).with_name(Path(cmd_file).name[: -len(".cmd")])))
+    if old == new:
+        return None
+    if old.name != new.name:
+        raise BadInput(f"the recorded link writes {recorded_dbg}, not the image beside its "
+                       "record", cmd_file, "rebuild the unikernel")
+    a, b = old.parent.parts, new.parent.parts
+    tail = 0
+    while tail < min(len(a), len(b)) - 1 and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    if tail == 0:
+        raise BadInput(f"the recorded link writes {recorded_dbg}, outside this build folder",
+                       cmd_file, "rebuild the unikernel in this workspace")
+    return str(Path(*a[: len(a) - tail])), str(Path(*b[: len(b) - tail]))
+
+
+def relocate(argv: list[str] | tuple[str, ...], moved: tuple[str, str]) -> list[str]:
+    """``argv`` with every absolute path under the old root mapped to the new root."""
+    old, new = moved
+
+    def one(path: str) -> str:
+        if path.startswith("/") and Path(path).is_relative_to(old):
+            return str(Path(new, Path(path).relative_to(old)))
+        return path
+
+    return map_paths(tuple(argv), one)
+
+
+def _require_copied(cmd_file: Path, moved: tuple[str, str], paths: list[str]) -> None:
+    """After mapping, every file the link reads from the old place must be in the copy."""
+    old, new = moved
+    for path in paths:
+        if Path(path).is_relative_to(new) and not Path(path).is_file():
+            original = Path(old, Path(path).relative_to(new))
+            raise BadInput(f"the recorded link names {original}, outside this build folder, "
+                           f"and this copy has no {path}", cmd_file,
+                           "the workspace was copied or moved incompletely; rebuild it here")
+
+
+def _postlink(image: Path, moved: tuple[str, str] | None = None) -> list[Command]:
     """The post-link steps recorded beside the image, in the order the build ran them."""
     known = [image.parent / f"{image.name}{suffix}.cmd" for suffix in _POSTLINK_ORDER]
     others = sorted(p for p in image.parent.glob(f"{image.name}.*.cmd")
@@ -195,7 +254,8 @@ def _postlink(image: Path) -> list[Command]:
     steps: list[Command] = []
     for path in [*known, *others]:
         if path.is_file():
-            steps.extend(Command(tuple(argv), str(path)) for argv in read_cmd(path))
+            steps.extend(Command(tuple(relocate(argv, moved) if moved else argv), str(path))
+                         for argv in read_cmd(path))
     if not steps:
         raise BadInput("no post-link commands found", image.parent / f"{image.name}.cmd",
                        "rebuild the unikernel so its strip/multiboot .cmd files exist")
@@ -228,19 +288,16 @@ def _unrecorded_multiboot(image: Path, steps: list[Command]) -> list[Command]:
     return [Command(argv, f"{image}.multiboot (run by make without a .cmd)")]
 
 
-def substitute(argv: tuple[str, ...], mapping: dict[str, str], cwd: str) -> list[str]:
-    """Replace paths in an argv, also inside ``-Wl,a,b`` and ``key=path`` arguments.
-
-    Keys of ``mapping`` are absolute paths; arguments are resolved against ``cwd``.
-    """
+def map_paths(argv: tuple[str, ...], fn: Callable[[str], str]) -> list[str]:
+    """Apply ``fn`` to every path-like word of ``argv``: plain words, the parts of
+    ``-Wl,a,b`` and the value of ``key=path``; options are left alone."""
     def one(part: str) -> str:
-        if not part or part.startswith("-") and "=" not in part:
+        if not part or (part.startswith("-") and "=" not in part):
             return part
         if "=" in part and not part.startswith("/"):
             key, _, value = part.partition("=")
             return f"{key}={one(value)}" if value else part
-        absolute = _absolute(part, Path(cwd)) if "/" in part or Path(cwd, part).exists() else part
-        return mapping.get(absolute, mapping.get(part, part))
+        return fn(part)
 
     out: list[str] = []
     for arg in argv:
@@ -249,3 +306,15 @@ def substitute(argv: tuple[str, ...], mapping: dict[str, str], cwd: str) -> list
         else:
             out.append(one(arg))
     return out
+
+
+def substitute(argv: tuple[str, ...], mapping: dict[str, str], cwd: str) -> list[str]:
+    """Replace paths in an argv, also inside ``-Wl,a,b`` and ``key=path`` arguments.
+
+    Keys of ``mapping`` are absolute paths; arguments are resolved against ``cwd``.
+    """
+    def one(part: str) -> str:
+        absolute = _absolute(part, Path(cwd)) if "/" in part or Path(cwd, part).exists() else part
+        return mapping.get(absolute, mapping.get(part, part))
+
+    return map_paths(argv, one)

@@ -3,6 +3,7 @@ writes its outputs atomically. The doit tasks in :mod:`spacer.tasks` call these.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spacer.core.aslr import place_app
+from spacer.core.errors import BadInput
 from spacer.core.extract import extract_app
 from spacer.core.fileio import read_json, write_json_atomic, write_text_atomic
 from spacer.core.ldscript import rewrite_script
@@ -156,5 +158,45 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
     if plan["options"].get("aslr", 0) >= 2:
         report["aslr_layouts"] = aslr_summary([read_json(layout.aslr_map(a.name))
                                                for a in apps])
+    report["made_from"] = made_from(layout, apps)
     write_json_atomic(layout.report, report)
     write_json_atomic(layout.manifest, manifest)
+
+
+def made_from(layout: OutputLayout, apps: list[AppBuild]) -> dict[str, str]:
+    """sha256 of every file a report was made from, by path under the output folder:
+    layout, plan slices (and ASLR maps), extracts, verify results and aligned images."""
+    paths = [layout.layout]
+    for a in apps:
+        paths += [layout.extract(a.name), layout.plan_slice(a.name), layout.verify(a.name),
+                  layout.image(a)]
+        if layout.aslr_map(a.name).is_file():
+            paths.append(layout.aslr_map(a.name))
+    return {str(p.relative_to(layout.root)): _sha256(p) for p in paths}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def check_report_current(root: Path) -> dict:
+    """``report.json`` under ``root``, if it still describes the outputs beside it.
+
+    An align that failed or was interrupted after the plan changed leaves the previous
+    report behind: the files it was made from have changed since. Refuse it then.
+    """
+    path = Path(root) / "report.json"
+    try:
+        report = read_json(path)
+        sources = report["made_from"]
+        stale = next((name for name, digest in sorted(sources.items())
+                      if _sha256(Path(root) / name) != digest), None)
+    except FileNotFoundError:
+        raise BadInput("no report yet", path, "run spacer align first") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise BadInput("not a report of this spacer version", path,
+                       "run spacer align again") from None
+    if stale is not None:
+        raise BadInput(f"out of date: {stale} changed since it was written (the last align "
+                       "failed or was interrupted)", path, "run spacer align again")
+    return report

@@ -47,7 +47,7 @@ def _relocations(path: str) -> tuple[Reloc, ...]:
 def check_app(piece: dict, debug_image: Path, link_map: Path) -> dict:
     """Addresses and per-library page fingerprints of ``piece``'s slots in the image."""
     symbols = image_symbols(debug_image)
-    memory, _ = loaded_memory(debug_image)
+    memory, _, _ = loaded_memory(debug_image)
     placed = by_file(read_map(link_map))
     misplaced: list[str] = []
     libraries: dict[str, dict] = {}

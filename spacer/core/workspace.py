@@ -78,3 +78,17 @@ def select_apps(apps: list[AppBuild], wanted: tuple[str, ...]) -> list[AppBuild]
         raise BadInput(f"need at least two unikernels to share memory, got {len(apps)}",
                        hint="build more apps or name them with -u")
     return apps
+
+
+def check_output_folder(out: Path, apps: list[AppBuild]) -> None:
+    """Refuse an output folder that is a file, or that is (or lies inside) a build
+    folder: spacer only reads build folders (DESIGN.md section 1)."""
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise BadInput("output folder is a file", out,
+                       "give -o a folder; it is created if missing")
+    for app in apps:
+        build = Path(app.build_dir).resolve()
+        if out == build or out.is_relative_to(build):
+            raise BadInput(f"output folder is inside the build folder of {app.name}", out,
+                           "spacer only reads build folders; choose another -o")

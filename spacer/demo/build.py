@@ -118,7 +118,7 @@ def app_steps(workspace: Path, app: DemoApp, src_root: Path = SRC_DIR) -> list[B
     steps = [BuildStep(f"{app.name}/lib{PLAT}/link64.lds", ("cp", str(lds_src), str(lds)),
                        (lds_src,), (lds,), lds.with_name("link64.lds.cmd"))]
     objects = []
-    for lib, folder in zip(app.libs, lib_dirs):
+    for lib, folder in zip(app.libs, lib_dirs, strict=True):
         cflags = (*CFLAGS, *app.defines(lib), *includes)
         steps += _library_steps(app.name, folder, f"lib{lib}", build, cflags, headers)
         objects.append(build / f"lib{lib}.o")

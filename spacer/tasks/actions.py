@@ -7,10 +7,9 @@ import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from spacer.core.errors import SpacerError
+from spacer.tasks.failures import failing_as_one_line
 
 
 def code_digest() -> str:
@@ -35,15 +34,8 @@ def versioned(tasks: Iterator[dict]) -> Iterator[dict]:
 
 
 def one_line(fn: Callable) -> Callable:
-    """A doit action that reports a :class:`SpacerError` as its one line, no traceback."""
-    def action(*args):
-        try:
-            fn(*args)
-        except SpacerError as err:
-            return TaskFailed(err.line())
-        return None
-    action.__name__ = fn.__name__
-    return action
+    """A doit action that fails with one line and its kind's exit status."""
+    return failing_as_one_line(fn)
 
 
 def log_command(line: str) -> None:

@@ -17,6 +17,7 @@ from doit.tools import config_changed
 from spacer.demo import SRC_DIR
 from spacer.demo.apps import fleet
 from spacer.demo.build import build_steps, run_step
+from spacer.tasks.failures import failing_as_one_line
 
 
 def fleet_tasks(workspace: Path, count: int = 0, *, apps: tuple[str, ...] = (),
@@ -28,7 +29,7 @@ def fleet_tasks(workspace: Path, count: int = 0, *, apps: tuple[str, ...] = (),
         yield {
             "basename": "fleet",
             "name": step.name,
-            "actions": [(run_step, [step])],
+            "actions": [(failing_as_one_line(run_step), [step])],
             "file_dep": [str(p) for p in step.inputs],
             "targets": [str(p) for p in (*step.outputs, step.cmd_file)],
             "uptodate": [config_changed(shlex.join(step.argv))],

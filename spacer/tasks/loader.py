@@ -10,11 +10,11 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
 from spacer.core.plan import PlanOptions
-from spacer.core.workspace import AppBuild, find_apps, select_apps
+from spacer.core.workspace import AppBuild, check_output_folder, find_apps, select_apps
 from spacer.tasks.align import align_tasks
 from spacer.tasks.config import Settings
 from spacer.tasks.fleet import fleet_tasks
-from spacer.tasks.progress import RichReporter
+from spacer.tasks.progress import Failure, RichReporter
 
 
 def demo_builds(settings: Settings) -> list[AppBuild]:
@@ -27,19 +27,21 @@ def demo_builds(settings: Settings) -> list[AppBuild]:
                      f"{image_path(ws, app)}.dbg.cmd") for app in fleet(settings.count)]
 
 
+def selected_apps(settings: Settings) -> list[AppBuild]:
+    """The apps ``settings`` asks to align (the demo ones when it names no workspace)."""
+    apps = demo_builds(settings) if settings.demo else find_apps(settings.workspace)
+    return select_apps(apps, settings.apps)
+
+
 def namespace(settings: Settings, relink_only: bool = False) -> dict:
     """``task_*`` creators and ``DOIT_CONFIG`` for ``settings``, as a dodo module would."""
     def task_fleet():
         yield from fleet_tasks(settings.workspace.resolve(), settings.count)
 
     def task_align():
-        if settings.demo:
-            apps = demo_builds(settings)
-            apps = select_apps(apps, settings.apps)
-        else:
-            apps = select_apps(find_apps(settings.workspace), settings.apps)
-        yield from align_tasks(apps, settings.out_dir, PlanOptions(**settings.plan),
-                               settings.verbose, relink_only, settings.seed)
+        yield from align_tasks(selected_apps(settings), settings.out_dir,
+                               PlanOptions(**settings.plan), settings.verbose, relink_only,
+                               settings.seed)
 
     tasks = {"task_align": task_align,
              "DOIT_CONFIG": {"dep_file": str(settings.dep_file), "backend": "json",
@@ -47,12 +49,13 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
     if settings.demo:
         tasks["task_fleet"] = task_fleet
     if settings.demo or settings.workspace.is_dir():  # never create a missing workspace
+        check_output_folder(settings.out_dir, selected_apps(settings))
         settings.out_dir.mkdir(parents=True, exist_ok=True)
     return tasks
 
 
 def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
-              extra: list[str] | None = None) -> tuple[int, list[str], list[str]]:
+              extra: list[str] | None = None) -> tuple[int, list[str], list[Failure]]:
     """Run ``targets`` through doit's API: doit's exit code, the tasks run, the failures."""
     ns = namespace(settings, relink_only)
     ns["DOIT_CONFIG"]["reporter"] = RichReporter

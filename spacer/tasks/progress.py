@@ -1,12 +1,43 @@
-"""How task runs look on the terminal: one line per task that runs, one line per failure."""
+"""How task runs look on the terminal: one line per task that runs. Failures are
+recorded, not printed: the ``spacer`` command prints the first one, once."""
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from typing import ClassVar
 
+from doit.exceptions import DependencyError
 from rich.console import Console
+from rich.markup import escape
+
+from spacer.core.errors import BAD_INPUT, INTERNAL
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed task: the line to print, the exit status of its kind, the traceback
+    of an unexpected exception (shown with ``-v``)."""
+
+    line: str
+    exit_code: int
+    traceback: str = ""
+
+    def __str__(self) -> str:
+        return self.line
+
+
+def _failure(task_name: str, fail) -> Failure:
+    message = (getattr(fail, "message", "") or fail.get_msg()).strip().splitlines()
+    if isinstance(fail, DependencyError):
+        # doit's own check of file_dep (a build file vanished): bad input.
+        line = " ".join(m.strip() for m in message).removeprefix("ERROR: ")
+        return Failure(f"{task_name}: {line} (rebuild the unikernel or rerun spacer align)",
+                       BAD_INPUT)
+    line = message[-1] if message else "failed"
+    code = getattr(fail, "exit_code", INTERNAL)
+    return Failure(f"{task_name}: {line}", code, "".join(getattr(fail, "traceback", "") or ""))
 
 
 class RichReporter:
@@ -17,7 +48,7 @@ class RichReporter:
 
     desc = "spacer progress"
     executed: ClassVar[list[str]] = []
-    failures: ClassVar[list[str]] = []
+    failures: ClassVar[list[Failure]] = []
 
     def __init__(self, outstream, options):
         self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
@@ -40,13 +71,10 @@ class RichReporter:
     def add_success(self, task):
         if task.name in self.started:
             took = time.perf_counter() - self.started[task.name]
-            self.console.print(f"[green]✓[/] {task.name} [dim]{took:.2f}s[/]")
+            self.console.print(f"[green]✓[/] {escape(task.name)} [dim]{took:.2f}s[/]")
 
     def add_failure(self, task, fail):
-        message = (getattr(fail, "message", "") or fail.get_msg()).strip().splitlines()
-        line = message[-1] if message else "failed"
-        RichReporter.failures.append(f"{task.name}: {line}")
-        self.console.print(f"[red]✗ {task.name}[/]: {line}")
+        RichReporter.failures.append(_failure(task.name, fail))
 
     def skip_uptodate(self, task):
         self.skipped += 1
@@ -55,11 +83,12 @@ class RichReporter:
         pass
 
     def cleanup_error(self, exception):
-        self.console.print(f"[red]cleanup failed:[/] {exception.get_msg().strip()}")
+        self.console.print(f"[red]cleanup failed:[/] {escape(exception.get_msg().strip())}")
 
     def runtime_error(self, msg):
-        RichReporter.failures.append(msg.strip().splitlines()[-1] if msg.strip() else msg)
-        self.console.print(f"[red]error:[/] {msg.strip()}")
+        lines = msg.strip().splitlines()
+        RichReporter.failures.append(Failure(lines[-1] if lines else "doit failed", INTERNAL,
+                                             msg))
 
     def teardown_task(self, task):
         pass

@@ -1,0 +1,98 @@
+"""What spacer writes and prints: file modes, tables that survive a pipe, and a saving
+figure that does not count zero padding."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from spacer import bench_memory
+from spacer.core import memory
+from spacer.core.fileio import write_json_atomic
+from spacer.core.pages import PageStats, image_pages
+from spacer.report_view import show_report
+from spacer.tasks.config import Settings
+from spacer.tasks.loader import run_tasks
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_atomic_writes_respect_the_umask(tmp_path: Path, umask: int):
+    old = os.umask(umask)
+    try:
+        write_json_atomic(tmp_path / "x.json", {"a": 1})
+        (tmp_path / "plain").write_text("x")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "x.json").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o666 & ~umask
+
+
+def _render(renderable, width: int = 80) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=width, force_terminal=False).print(renderable)
+    return buf.getvalue()
+
+
+def _measurement(label: str, stable: bool) -> memory.SetMeasurement:
+    return memory.SetMeasurement(label, 16, 160, 1234567, 223456, 1011111, "pagemap", 10, 20,
+                                 123.45, 7, stable)
+
+
+def test_memory_table_fits_80_columns_without_cutting_headers():
+    result = memory.FleetMemory(["a"] * 10, 32, [_measurement("original", True)],
+                                [_measurement("aligned", False)],
+                                {"original": PageStats(), "aligned": PageStats()})
+    text = _render(bench_memory.table(result))
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    words = set(text.split())
+    for header in bench_memory.COLUMNS:
+        assert set(header.split()) <= words, header
+    assert {"original", "aligned", "223456"} <= words
+
+
+def test_report_table_fits_80_columns(tmp_path: Path, small_fleet):
+    settings = Settings(workspace=small_fleet["ws"], out=small_fleet["out"], demo=False)
+    code, _, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
+    text = _render_report(small_fleet["out"])
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for path in [*small_fleet["out"].glob("*.json"), *small_fleet["out"].glob("apps/*/*")]:
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, path  # readable
+
+
+def _render_report(out: Path) -> str:
+    buf = io.StringIO()
+    show_report(out, Console(file=buf, width=80, force_terminal=False))
+    return buf.getvalue()
+
+
+def test_padding_is_not_a_saving(small_fleet):
+    """With the shared area far away (-l), the images gain pages of padding (ld fills
+    the gap in .text with NOPs); those are shown on their own row and are not counted
+    as frames saved."""
+    settings = Settings(workspace=small_fleet["ws"], out=small_fleet["out"], demo=False,
+                        plan={"loc": 0x200000})
+    code, _, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
+    report = json.loads((small_fleet["out"] / "report.json").read_text())
+    manifest = json.loads((small_fleet["out"] / "manifest.json").read_text())["apps"]
+    pages = [image_pages(Path(e["aligned"]["image"])) for e in manifest.values()]
+    readonly = [p for ps in pages for p in ps if not p.writable]
+    content = [p for p in readonly if not p.padding]
+    padding = len(readonly) - len(content)
+    assert padding > 0x80, "the far shared area pads every image with about 0xf0 pages"
+    ro = report["aligned"]["readonly"]
+    assert ro["padding"] == padding
+    assert ro["frames_saved"] == len(content) - len({p.digest for p in content})
+    assert ro["frames_saved"] < ro["total"] - ro["distinct"] - padding // 2
+    text = _render_report(small_fleet["out"])
+    assert "readonly padding (zero, gap fill)" in text
