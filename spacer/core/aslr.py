@@ -39,11 +39,13 @@ def place_app(piece: dict, seed: int = DEFAULT_SEED) -> dict:
         raise BadInput(f"the plan slice of {piece['app']} has no ASLR blocks",
                        hint="plan again with --aslr 2")
     rng = random.Random(f"spacer-aslr:{seed}:{piece['app']}")
-    order = [u["id"] for u in info["units"]]
+    order = [u["id"] for u in info["units"] if u["pinned"] is None]
     if not info["same_mapping"]:
         rng.shuffle(order)
     blocks = {u["id"]: u["block"] for u in info["units"]}
-    offsets, cursor = {}, 0
+    # Pinned blocks (absolute addresses in their code) keep their one offset.
+    offsets = {u["id"]: u["pinned"] for u in info["units"] if u["pinned"] is not None}
+    cursor = info["first_free"]
     for unit in order:
         cursor += rng.randrange(info["gap_pages"]) * PAGE
         offsets[unit] = cursor

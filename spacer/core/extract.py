@@ -101,6 +101,7 @@ def object_facts(path: Path, link_path: str, scripts: list[Script], default_inde
         "digest": obj.digest,
         "kinds": {k: {"sections": names, "size": extents[k][0], "align": extents[k][1],
                       "solid": extents[k][2], "keep": keep,
+                      "absolute": sum(obj.absolute.get(n, 0) for n in names),
                       "refs": sorted({sym for n in names for sym in obj.refs.get(n, ())
                                       if sym not in local})}
                   for k, (names, keep) in kinds.items() if extents[k][0] > 0},

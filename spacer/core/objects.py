@@ -25,6 +25,8 @@ from elftools.elf.relocation import RelocationSection
 from spacer.core.errors import BadInput
 
 EM_X86_64 = "EM_X86_64"
+# R_X86_64_64, _32, _32S: an absolute address in the bytes, which moves with the target.
+ABSOLUTE_TYPES = {1, 10, 11}
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class ObjectFile:
     undefined: tuple[str, ...]  # symbols it needs from elsewhere
     refs: dict[str, tuple[str, ...]]  # section -> symbols its relocations point at
     local_symbols: dict[str, str]  # local symbol (e.g. ".LC0") -> the section defining it
+    absolute: dict[str, int]  # section -> relocations that write an absolute address
     digest: str
 
 
@@ -160,8 +163,11 @@ def _read(path: Path, f) -> ObjectFile:
             digest.update(sec.data())
 
     refs: dict[str, set[str]] = {}
+    absolute: dict[str, int] = {}
     for r in _relocations(elf, alloc_index):
         refs.setdefault(r.section, set()).add(r.symbol)
+        if r.type in ABSOLUTE_TYPES:
+            absolute[r.section] = absolute.get(r.section, 0) + 1
         digest.update(f"R{r.section}:{r.offset}:{r.type}:{r.symbol}:{r.addend}\n".encode())
 
     defined: list[str] = []
@@ -195,6 +201,7 @@ def _read(path: Path, f) -> ObjectFile:
         defined=tuple(sorted(set(defined))),
         undefined=tuple(sorted(set(undefined))),
         refs={sec: tuple(sorted(syms)) for sec, syms in refs.items()},
+        absolute=absolute,
         local_symbols=local_symbols,
         digest=digest.hexdigest()[:24],
     )

@@ -40,6 +40,7 @@ AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
 ASLR_BITS = 16  # placement entropy each image's shared libraries get together (--aslr 2)
 MAX_GAP_PAGES = 256
+ASLR_BLOCK = 16384
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 
 
@@ -81,6 +82,13 @@ class Library:
     def extent(self, kind: str) -> tuple[int, int]:
         parts = [v["kinds"][kind] for v in self.variants.values() if kind in v["kinds"]]
         return max(p["size"] for p in parts), max(p["align"] for p in parts)
+
+    @property
+    def pinned(self) -> bool:
+        """Its code or read-only data holds absolute addresses (the platform's assembly):
+        moving it would change its bytes, so ASLR leaves it in place."""
+        return any(part.get("absolute", 0) for v in self.variants.values()
+                   for k, part in v["kinds"].items() if k in ("text", "rodata", "eh_frame"))
 
     def refs(self, kinds: tuple[str, ...]) -> set[str]:
         return {sym for v in self.variants.values() for k in kinds
@@ -138,10 +146,11 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
-    for members in by_apps.values():
-        members.sort(key=lambda lib: (per_image_refs(lib, all_kinds), lib.name))
-        extra = f"+{len(members) - 1}" if len(members) > 1 else ""
-        units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
+    for group in by_apps.values():
+        group.sort(key=lambda lib: (per_image_refs(lib, all_kinds), lib.name))
+        for members in _blocks(group) if options.moving else [group]:
+            extra = f"+{len(members) - 1}" if len(members) > 1 else ""
+            units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
     for u in units:
         for kind in sorted({k for lib in u.members for k in lib.kinds()}):
             offset, align, offsets = 0, 1, []
@@ -165,6 +174,23 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
     # Most shared and largest first: they get the low, contiguous addresses.
     units.sort(key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id))
     return units
+
+
+def _blocks(group: list[Library]) -> list[list[Library]]:
+    """Under ASLR, a group of libraries moves as several blocks, each at least
+    ASLR_BLOCK bytes of code: more blocks give more orders (entropy), and each block
+    costs up to a page of padding per kind, which small blocks would waste."""
+    blocks: list[list[Library]] = [[lib] for lib in group if lib.pinned]
+    blocks.append([])
+    size = 0
+    for lib in (lib for lib in group if not lib.pinned):
+        if size >= ASLR_BLOCK:
+            blocks.append([])
+            size = 0
+        blocks[-1].append(lib)
+        size += max((lib.extent(k)[0] for k in ("text", "rodata") if k in lib.kinds()),
+                    default=0)
+    return [b for b in blocks if b]
 
 
 def _colour(units: list[Unit], kind: str, page_align: bool) -> int:
@@ -231,19 +257,31 @@ def _moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int]
     data and bss areas, the largest any image can need. The tables travel in the
     blocks, so there is no table area."""
     blocks = {u.id: _block(u) for u in units}
+    # Pinned blocks first, at one offset in every image; the others move after them.
+    pinned, first_free = {}, 0
+    for u in sorted((u for u in units if blocks[u.id] and _pinned(u)), key=lambda u: u.id):
+        pinned[u.id] = first_free
+        first_free += blocks[u.id]
     per_app: dict[str, dict] = {}
     for ex in extracts:
         mine = [u for u in units if ex["app"] in u.apps and blocks[u.id]]
-        per_app[ex["app"]] = {"units": mine, "gap_pages": 0}
-    area = 0
+        per_app[ex["app"]] = {"units": mine, "gap_pages": 0,
+                              "moving": [u for u in mine if u.id not in pinned]}
+    area = first_free
     for info in per_app.values():
-        info["gap_pages"] = gap = gap_pages(len(info["units"]), options.same_mapping)
-        area = max(area, sum(blocks[u.id] for u in info["units"])
-                   + len(info["units"]) * (gap - 1) * PAGE)
+        moving = info["moving"]
+        info["gap_pages"] = gap = gap_pages(len(moving), options.same_mapping)
+        area = max(area, first_free + sum(blocks[u.id] for u in moving)
+                   + len(moving) * (gap - 1) * PAGE)
     for kind in ABSOLUTE_KINDS:
         sizes[kind] = area
     sizes.pop(TABLE, None)
-    return {"blocks": blocks, "apps": per_app, "area": area}
+    return {"blocks": blocks, "apps": per_app, "area": area, "pinned": pinned,
+            "first_free": first_free}
+
+
+def _pinned(u: Unit) -> bool:
+    return any(lib.pinned for lib in u.members)
 
 
 def _slotted(app: str, units: list[Unit]) -> set[str]:
@@ -432,8 +470,11 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             "area": moving["area"],
             "gap_pages": moving["apps"][app]["gap_pages"],
             "same_mapping": options.same_mapping,
-            # In the aslr-1 order (first by code address), which --aslr-same-mapping keeps.
-            "units": [{"id": u.id, "block": moving["blocks"][u.id]}
+            "first_free": moving["first_free"],
+            # In the aslr-1 order (first by code address), which --aslr-same-mapping keeps;
+            # a pinned block has its one offset.
+            "units": [{"id": u.id, "block": moving["blocks"][u.id],
+                       "pinned": moving["pinned"].get(u.id)}
                       for u in sorted(moving["apps"][app]["units"],
                                       key=lambda u: (u.offsets.get("text", -1), u.id))],
         },
