@@ -218,9 +218,10 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
                                                                        required=True)
-    from spacer import bench_align, bench_memory
+    from spacer import bench_align, bench_memory, bench_runtime
 
     bench_align.add_parser(bench)
+    bench_runtime.add_parser(bench)
     bench_memory.add_parser(bench)
     return top
 

@@ -1,7 +1,7 @@
-"""Stage ``pic``, per app (``--aslr 1`` and up): the app's libraries as position-
-independent objects with per-library indirection tables.
+"""Stage ``pic``, per app (``--aslr 1`` and up): the app's objects as position-
+independent code with per-library indirection tables.
 
-Each library object of the link is rebuilt from its recorded commands with
+Each object of the link (the libraries and the app's own) is rebuilt from its recorded commands with
 ``-fPIC -fno-plt`` (:mod:`spacer.core.rebuild`) and its GOT relocations are aimed
 at the library's own table (:mod:`spacer.core.indirect`). The result has the
 shape of the extract stage's output, with the rebuilt objects' facts, so the
@@ -22,39 +22,30 @@ from spacer.core.rebuild import Rebuilder
 from spacer.core.recipe import default_script
 
 
-def is_library(path: str) -> bool:
-    """Library objects are rebuilt; the app's own object (``app<name>.o``) is linked
-    as it is: nothing else shares it."""
-    return Path(path).name.startswith("lib")
-
-
 def pic_app(extract: dict, out_root: Path, jobs: int = 2,
             log: Callable[[str], None] | None = None) -> dict:
-    """Rebuild ``extract``'s libraries into ``out_root``; its extract, with their facts."""
+    """Rebuild ``extract``'s objects into ``out_root``; its extract, with their facts."""
     recipe = extract["recipe"]
     rebuilder = Rebuilder(Path(extract["build_dir"]), Path(recipe["cwd"]), out_root / "build",
                           log)
-    libraries = [p for p in recipe["objects"] if is_library(p)]
-    rebuilt = {p: rebuilder.plan(Path(p)) for p in libraries}
+    # Every object of the link, the app's own too: its calls into the libraries then
+    # cost what the libraries' calls cost, and nothing stays position-dependent.
+    rebuilt = {p: rebuilder.plan(Path(p)) for p in recipe["objects"]}
     rebuilder.run(jobs)
     scripts, default_index = load_scripts(recipe["scripts"],
                                           default_script(recipe["scripts"], recipe["cmd_file"]))
     anchors = find_anchors(scripts[default_index])
     objects, head_total = [], 0
     for path in recipe["objects"]:
-        if path not in rebuilt:
-            facts, head = object_facts(Path(path), path, scripts, default_index, anchors)
-            facts["table"] = None
-        else:
-            name = Path(path).name.removesuffix(".o")
-            final = out_root / "objects" / Path(path).name
-            entries = redirect_got(rebuilt[path], final, name)
-            facts, head = object_facts(final, path, scripts, default_index, anchors)
-            facts["table"] = {"symbol": table_symbol(name),
-                              "entries": [[e.symbol, e.weak] for e in entries]}
-            if entries:  # the planner gives shared libraries' tables slots like sections
-                facts["kinds"]["got"] = {"sections": [], "size": SLOT * len(entries),
-                                         "align": SLOT, "solid": 0, "keep": False, "refs": []}
+        name = Path(path).name.removesuffix(".o")
+        final = out_root / "objects" / Path(path).name
+        entries = redirect_got(rebuilt[path], final, name)
+        facts, head = object_facts(final, path, scripts, default_index, anchors)
+        facts["table"] = {"symbol": table_symbol(name),
+                          "entries": [[e.symbol, e.weak] for e in entries]}
+        if entries:  # the planner gives shared libraries' tables slots like sections
+            facts["kinds"]["got"] = {"sections": [], "size": SLOT * len(entries),
+                                     "align": SLOT, "solid": 0, "keep": False, "refs": []}
         facts["original"] = path
         objects.append(facts)
         head_total += head

@@ -54,6 +54,12 @@ DEMO_APPS: tuple[DemoApp, ...] = (
             12),
 )
 
+# Apps outside the fleet, built by benchmarks: a loop of calls into nolibc timed with
+# the TSC (its output has the cycle count, so it is not compared byte for byte).
+BENCH_APPS: tuple[DemoApp, ...] = (
+    DemoApp("callloop", CORE, (), "callloop: sum=", 13),
+)
+
 # Libraries a generated app may add to the core, and how its C code uses them.
 _OPTIONAL = ("ukalloc", "ukhash", "ramfs", "uksched", "ukargs", "uklibinfo")
 _HEADERS = {"ukalloc": "uk_alloc.h", "ukhash": "uk_hash.h", "ramfs": "ramfs.h",
