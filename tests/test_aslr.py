@@ -1,4 +1,5 @@
-"""--aslr 1: libraries rebuilt position-independent, with per-library indirection tables.
+"""--aslr 1 and 2: libraries rebuilt position-independent, with per-library indirection
+tables; under --aslr 2 every image places them in its own order.
 
 The tiny objects below each hold exactly one kind of reference, compiled and
 linked for real; the demo fleet is aligned with tables and booted."""
@@ -18,6 +19,7 @@ from spacer.core.indirect import GOT_TYPES, R_X86_64_PC32, redirect_got, table_s
 from spacer.core.qemu import boot
 from spacer.core.rebuild import pic_flags
 from spacer.demo.apps import DEMO_APPS
+from spacer.demo.build import build_fleet
 from spacer.tasks.config import Settings
 from spacer.tasks.loader import run_tasks
 
@@ -193,3 +195,80 @@ def test_aslr1_image_behaves_like_the_original(aslr1: Path, name: str):
     assert not relinked.timed_out
     assert relinked.output == original.output
     assert relinked.exit_code == original.exit_code == APPS[name].exit_code
+
+
+# --- --aslr 2: every image its own placement -------------------------------------
+
+def _align(ws: Path, out: Path, seed: int = 0, apps: tuple[str, ...] = PICKED) -> list[str]:
+    settings = Settings(workspace=ws, out=out, demo=False, apps=apps, plan={"aslr": 2},
+                        seed=seed)
+    code, ran, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
+    return ran
+
+
+def _images(out: Path) -> dict[str, bytes]:
+    entries = json.loads((out / "manifest.json").read_text())["apps"]
+    return {app: Path(e["aligned"]["image"]).read_bytes() for app, e in entries.items()}
+
+
+@pytest.fixture(scope="module")
+def aslr2(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("aslr2")
+    _align(demo_workspace, out)
+    return out
+
+
+def test_aslr2_moves_libraries_per_image_and_keeps_their_bytes(aslr2: Path):
+    report = json.loads((aslr2 / "report.json").read_text())
+    layouts = report["aslr_layouts"]
+    assert layouts["unique_layout_apps"] == layouts["apps"] == len(PICKED)
+    assert layouts["entropy_bits_min"] >= 16
+    maps = {app: json.loads((aslr2 / "aslr" / f"{app}.json").read_text())["aslr_map"]
+            for app in PICKED}
+    nolibc = {m["libraries"]["text"]["libnolibc"] for m in maps.values()}
+    assert len(nolibc) > 1, "nolibc sits at one address in every image"
+    # Code and read-only data of every shared library: the same bytes in every image
+    # that links the variant, wherever it landed. Only data holding pointers differs.
+    assert {page["library"].split("/")[1] for page in report["differing_pages"]} <= {"data"}
+    assert report["shared_libraries"]["identical_pages"] > 20
+
+
+def test_aslr2_same_seed_same_images_other_seed_other_layout(aslr2: Path,
+                                                             demo_workspace: Path,
+                                                             tmp_path: Path):
+    _align(demo_workspace, tmp_path / "again")
+    assert _images(tmp_path / "again") == _images(aslr2)
+    ran = _align(demo_workspace, tmp_path / "again", seed=7)
+    # A new seed redraws every map and relinks every app; nothing before the plan reruns.
+    assert {t.split(":")[0] for t in ran} >= {"aslr", "lds", "relink"}
+    assert not {t for t in ran if t.startswith(("extract:", "pic:", "plan"))}
+    assert sum(1 for t in ran if t.startswith("relink:")) == len(PICKED)
+    other = _images(tmp_path / "again")
+    assert all(other[app] != data for app, data in _images(aslr2).items())
+
+
+@pytest.mark.boot
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
+@pytest.mark.parametrize("name", PICKED)
+def test_aslr2_image_behaves_like_the_original(aslr2: Path, name: str):
+    entry = json.loads((aslr2 / "manifest.json").read_text())["apps"][name]
+    original = boot(Path(entry["original"]["image"]), timeout=30)
+    relinked = boot(Path(entry["aligned"]["image"]), timeout=30)
+    assert not relinked.timed_out
+    assert relinked.output == original.output
+    assert relinked.exit_code == original.exit_code == APPS[name].exit_code
+
+
+def test_aslr2_changed_app_relinks_alone(small_fleet):
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    names = tuple(a.name for a in small_fleet["apps"])
+    first = _align(ws, out, apps=names)
+    assert sum(1 for t in first if t.startswith("relink:")) == len(names)
+    main_c = small_fleet["src"] / "apps" / "hello" / "main.c"
+    main_c.write_text(main_c.read_text() + "\nint spacer_test_extra(int x) { return 3 * x; }\n")
+    build_fleet(ws, [APPS["hello"]], src_root=small_fleet["src"])
+    ran = _align(ws, out, apps=names)
+    assert {"pic:hello", "relink:hello"} <= set(ran)
+    assert not [t for t in ran if t.startswith(("relink:", "aslr:", "pic:"))
+                and not t.endswith(":hello")]
