@@ -73,8 +73,10 @@ def internal_error_line(exc: BaseException) -> str:
 
 def first_error_line(output: str, fallback: str = "no message") -> str:
     """The line of a tool's output that says what went wrong: the first that mentions
-    an error, skipping gcc's "collect2: error: ld returned 1" summary."""
+    an error, skipping gcc's "collect2: error: ld returned 1" summary; else the first
+    line that is not a warning (ld says "section .bss VMA ... overlaps" plainly)."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     telling = [ln for ln in lines if not ln.startswith("collect2:")
-               and any(w in ln.lower() for w in ("error", "undefined", "cannot"))]
-    return (telling or lines or [fallback])[0]
+               and any(w in ln.lower() for w in ("error", "undefined", "cannot", "overlaps"))]
+    plain = [ln for ln in lines if "warning:" not in ln.lower() and not ln.startswith("collect2:")]
+    return (telling or plain or lines or [fallback])[0]

@@ -36,6 +36,7 @@ def pic_app(extract: dict, out_root: Path, jobs: int = 2,
                                           default_script(recipe["scripts"], recipe["cmd_file"]))
     anchors = find_anchors(scripts[default_index])
     objects, head_total = [], 0
+    before = {o["path"]: o["kinds"] for o in extract["objects"]}
     for path in recipe["objects"]:
         name = Path(path).name.removesuffix(".o")
         final = out_root / "objects" / Path(path).name
@@ -47,6 +48,10 @@ def pic_app(extract: dict, out_root: Path, jobs: int = 2,
             facts["kinds"]["got"] = {"sections": [], "size": SLOT * len(entries),
                                      "align": SLOT, "solid": 0, "keep": False, "refs": []}
         facts["original"] = path
+        # What the rebuild added per kind: the original image's layout, on which the
+        # planner bases its estimates, did not have it.
+        facts["grown"] = {k: grown for k, part in facts["kinds"].items() if k != "got"
+                          and (grown := part["size"] - before[path].get(k, {}).get("size", 0)) > 0}
         objects.append(facts)
         head_total += head
     return {**extract, "objects": objects, "text_head": head_total,

@@ -367,12 +367,23 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
         for e in extracts:
             solid, slack = _moved(e, units, prev)
             gap = _anchor_addr(e, kind) - _anchor_addr(e, prev)
-            need = max(need, area_end[e["app"]] + gap - solid + slack + PAGE)
+            need = max(need, area_end[e["app"]] + gap - solid + slack + PAGE
+                       + _grown(e, prev, kind))
         bases[kind] = align_up(need, PAGE)
         size = tdata_total if kind == "tdata" else sizes[kind]
         for e in extracts:
             area_end[e["app"]] = bases[kind] + size
     return bases
+
+
+def _grown(ex: dict, first: str, end: str) -> int:
+    """Bytes the objects gained, against the original image's, in the kinds whose
+    anchors lie from ``first``'s up to ``end``'s (rebuilt code can be larger: -fPIC
+    moves pointer tables from read-only data to data)."""
+    lo, hi = _anchor_addr(ex, first), _anchor_addr(ex, end)
+    kinds = {k for k in ex["anchors"] if lo <= _anchor_addr(ex, k) < hi}
+    return sum(size for obj in ex["objects"] for k, size in obj.get("grown", {}).items()
+               if k in kinds)
 
 
 def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) -> dict:
