@@ -84,6 +84,11 @@ class Library:
         return max(p["size"] for p in parts), max(p["align"] for p in parts)
 
     @property
+    def varies(self) -> bool:
+        """Its holders link more than one variant."""
+        return len(set(self.holders.values())) > 1
+
+    @property
     def pinned(self) -> bool:
         """Its code or read-only data holds absolute addresses (the platform's assembly):
         moving it would change its bytes, so ASLR leaves it in place."""
@@ -142,7 +147,12 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
 
     by_apps: dict[tuple[str, ...], list[Library]] = {}
     for lib in shared:
-        key = tuple(lib.apps) if options.group else (*lib.apps, lib.name)
+        # With tables, a library whose holders link different variants gets a slot of
+        # its own: its pages differ between variants anyway, and shared with other
+        # libraries they would make those libraries' pages differ too. (Without
+        # tables, calls into it make its neighbours' pages differ regardless.)
+        alone = not options.group or (options.aslr >= 1 and lib.varies)
+        key = (*lib.apps, lib.name) if alone else tuple(lib.apps)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
@@ -163,7 +173,8 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
             u.sizes[kind], u.aligns[kind], u.member_offsets[kind] = offset, align, offsets
         for kind in u.sizes:
             group = ("rodata", "eh_frame") if kind in ("rodata", "eh_frame") else (kind,)
-            u.spoilt[kind] = any(per_image_refs(lib, group) for lib in u.members)
+            u.spoilt[kind] = any(per_image_refs(lib, group) or (options.aslr >= 1 and lib.varies)
+                                 for lib in u.members)
         if "eh_frame" in u.sizes:
             # A unit's .eh_frame shares its rodata slot (same segment): one page, not two.
             eh, eh_align = u.sizes.pop("eh_frame"), u.aligns.pop("eh_frame")
