@@ -46,4 +46,15 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(8))
         console.print(f"symbols whose per-image addresses keep pages apart: {names}",
                       markup=False)
+    refs = report.get("references")
+    if refs:
+        direct = ", ".join(f"{t} {n}" for t, n in refs["direct_by_type"].items()) or "none"
+        console.print(f"references leaving a library: {refs['through_tables']} through "
+                      f"tables; direct, per library variant: {direct}", markup=False)
+    layouts = report.get("aslr_layouts")
+    if layouts:
+        console.print(f"ASLR (seed {layouts['seed']}): {layouts['distinct_layouts']} distinct "
+                      f"layouts for {layouts['apps']} images, {layouts['unique_layout_apps']} "
+                      f"of them unique; placement entropy {layouts['entropy_bits_min']:.1f} to "
+                      f"{layouts['entropy_bits_max']:.1f} bits per image", markup=False)
     console.print(f"[dim]{escape(str(Path(out_dir) / 'report.json'))}, manifest.json[/]")

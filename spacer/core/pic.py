@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from spacer.core.extract import load_scripts, object_facts
-from spacer.core.indirect import SLOT, redirect_got, table_symbol
+from spacer.core.indirect import redirect_got, table_symbol
 from spacer.core.placement import find_anchors
 from spacer.core.rebuild import Rebuilder
 from spacer.core.recipe import default_script
@@ -44,9 +44,6 @@ def pic_app(extract: dict, out_root: Path, jobs: int = 2,
         facts, head = object_facts(final, path, scripts, default_index, anchors)
         facts["table"] = {"symbol": table_symbol(name),
                           "entries": [[e.symbol, e.weak] for e in entries]}
-        if entries:  # the planner gives shared libraries' tables slots like sections
-            facts["kinds"]["got"] = {"sections": [], "size": SLOT * len(entries),
-                                     "align": SLOT, "solid": 0, "keep": False, "refs": []}
         facts["original"] = path
         # What the rebuild added per kind: the original image's layout, on which the
         # planner bases its estimates, did not have it.

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 
 from spacer.core.errors import BadInput
+from spacer.core.indirect import SLOT
 from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.placement import SEPARATE_KINDS, TLS_KINDS, align_up
 from spacer.core.sharing import packed_bound
@@ -114,6 +115,19 @@ class Unit:
     # kind -> its slot refers to symbols whose address differs between images (so at
     # least its last page differs anyway: the image's own content may share that page)
     spoilt: dict[str, bool] = field(default_factory=dict)
+
+
+def with_tables(facts: dict, symbols: dict) -> dict:
+    """``facts`` with each object's indirection table as the symbols stage found it:
+    the planner gives a shared library's table a slot like a kind of section."""
+    for obj in facts["objects"]:
+        lib = symbols["libraries"].get(obj["name"], {})
+        table = obj.get("table")
+        if table and lib.get("table"):
+            table["entries"] = [[t["symbol"], t["weak"]] for t in lib["table"]]
+            obj["kinds"][TABLE] = {"sections": [], "size": SLOT * len(lib["table"]),
+                                   "align": SLOT, "solid": 0, "keep": False, "refs": []}
+    return facts
 
 
 def _libraries(extracts: list[dict]) -> dict[str, Library]:

@@ -18,7 +18,8 @@ from spacer.core.ldscript import rewrite_script
 from spacer.core.link import relink
 from spacer.core.pages import fleet_page_stats
 from spacer.core.pic import pic_app
-from spacer.core.plan import PlanOptions, plan_fleet
+from spacer.core.plan import PlanOptions, plan_fleet, with_tables
+from spacer.core.symbols import app_symbols, fleet_direct_references
 from spacer.core.recipe import default_script
 from spacer.core.verify import check_app, compare_fleet, require_placed
 from spacer.core.workspace import AppBuild
@@ -42,6 +43,9 @@ class OutputLayout:
 
     def pic_dir(self, app: str) -> Path:
         return self.root / "pic" / app
+
+    def symbols(self, app: str) -> Path:
+        return self.root / "symbols" / f"{app}.json"
 
     def aslr_map(self, app: str) -> Path:
         return self.root / "aslr" / f"{app}.json"
@@ -81,10 +85,17 @@ def run_pic(extract_file: Path, out: Path, objects_dir: Path,
                       only_if_changed=True)
 
 
-def run_plan(extract_files: list[Path], options: PlanOptions, layout: OutputLayout) -> None:
+def run_symbols(facts_file: Path, out: Path) -> None:
+    """References leaving each library of one app, and its libraries' tables."""
+    write_json_atomic(out, app_symbols(read_json(facts_file)), only_if_changed=True)
+
+
+def run_plan(extract_files: list[Path], symbol_files: list[Path], options: PlanOptions,
+             layout: OutputLayout) -> None:
     """The fleet's layout, and one slice per app written only when it changed, so only
-    the apps whose slice moved are relinked."""
-    extracts = [read_json(p) for p in extract_files]
+    the apps whose slice moved are relinked. Tables are sized from the symbols stage."""
+    extracts = [with_tables(read_json(p), read_json(s))
+                for p, s in zip(extract_files, symbol_files, strict=True)]
     plan = plan_fleet(extracts, options)
     for app, piece in plan["slices"].items():
         write_json_atomic(layout.plan_slice(app), piece, only_if_changed=True)
@@ -158,6 +169,12 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
     if plan["options"].get("aslr", 0) >= 2:
         report["aslr_layouts"] = aslr_summary([read_json(layout.aslr_map(a.name))
                                                for a in apps])
+    symbols = [read_json(layout.symbols(a.name)) for a in apps]
+    report["references"] = {
+        "through_tables": sum(lib["through_table"] for s in symbols
+                              for lib in s["libraries"].values()),
+        "direct_by_type": dict(fleet_direct_references(symbols).most_common()),
+    }
     report["made_from"] = made_from(layout, apps)
     write_json_atomic(layout.report, report)
     write_json_atomic(layout.manifest, manifest)

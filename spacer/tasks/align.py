@@ -26,6 +26,7 @@ from spacer.core.workspace import AppBuild
 from spacer.tasks.actions import log_command, one_line, versioned
 from spacer.tasks.aslr import aslr_tasks
 from spacer.tasks.pic import pic_tasks
+from spacer.tasks.symbols import symbols_tasks
 
 run_extract, run_plan, run_lds, run_relink, run_verify, run_report = map(
     one_line, (run_extract, run_plan, run_lds, run_relink, run_verify, run_report))
@@ -60,9 +61,11 @@ def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose:
         if options.aslr:
             yield from pic_tasks(apps, layout, verbose)
             facts = [layout.pic(n) for n in names]
+        yield from symbols_tasks(apps, layout, dict(zip(names, facts, strict=True)))
+        symbols = [layout.symbols(n) for n in names]
         yield {"basename": "plan", "doc": "one layout for the whole fleet",
-               "actions": [(run_plan, [facts, options, layout])],
-               "file_dep": [str(f) for f in facts],
+               "actions": [(run_plan, [facts, symbols, options, layout])],
+               "file_dep": [str(f) for f in [*facts, *symbols]],
                "targets": [str(layout.layout)] + [str(layout.plan_slice(n)) for n in names],
                "config": {"options": asdict(options), "apps": names},
                "clean": True}
@@ -92,6 +95,7 @@ def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose:
     yield {"basename": "report", "doc": "static page sharing, original vs aligned",
            "actions": [(run_report, [apps, layout])],
            "file_dep": [str(layout.verify(n)) for n in names]
+           + [str(layout.symbols(n)) for n in names]
            + [str(layout.image(a)) for a in apps] + [str(layout.layout)],
            "targets": [str(layout.report), str(layout.manifest)], "clean": True}
     yield {"basename": "align", "doc": "extract, plan, relink, verify and report the fleet",
