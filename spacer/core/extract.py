@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from spacer.core.errors import BadInput
@@ -45,7 +46,7 @@ def image_sections(path: Path) -> dict[str, list[int]]:
             elf = ELFFile(f)
             return {s.name: [s["sh_addr"], s["sh_size"]] for s in elf.iter_sections()
                     if s["sh_flags"] & 2 and s.name}
-        except (ELFError, ValueError) as exc:
+        except (ELFError, ConstructError, ValueError, KeyError, IndexError, OSError) as exc:
             raise BadInput(f"not a valid ELF image ({exc})", path, "rebuild the unikernel") from None
 
 
