@@ -138,6 +138,8 @@ def _reading(path: Path) -> Iterator[None]:
 def _symbol_name(symtab, index: int, elf: ELFFile) -> str:
     sym = symtab.get_symbol(index)
     if sym["st_info"]["type"] == "STT_SECTION":
+        if not isinstance(sym["st_shndx"], int):  # SHN_ABS, SHN_COMMON, ...
+            raise BadInput(f"section symbol {index} names no section ({sym['st_shndx']})")
         return elf.get_section(sym["st_shndx"]).name
     return sym.name
 
