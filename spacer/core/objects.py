@@ -223,6 +223,8 @@ def _read(path: Path, f) -> ObjectFile:
     common: list[tuple[str, int, int]] = []
     local_symbols: dict[str, str] = {}
     symtab = elf.get_section_by_name(".symtab")
+    if symtab is not None and symtab["sh_type"] != "SHT_SYMTAB":
+        raise BadInput(f"section .symtab is of type {symtab['sh_type']}, not a symbol table")
     for sym in symtab.iter_symbols() if symtab is not None else ():
         bind = sym["st_info"]["bind"]
         if sym.name and bind == "STB_LOCAL" and isinstance(sym["st_shndx"], int) \
