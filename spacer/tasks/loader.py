@@ -77,8 +77,7 @@ def hold_output_lock(settings: Settings, argv: list[str]) -> None:
     """For ``doit`` (dodo.py): take the output folder's lock for the rest of this
     process, unless doit only reads (``doit list``); exit 2 with one line if another
     run holds it."""
-    words = [a for a in argv[1:] if not a.startswith("-") and "=" not in a]
-    if (words and words[0] in _READ_ONLY_COMMANDS) or _held:
+    if _held or any(a in _READ_ONLY_COMMANDS for a in argv[1:]):
         return
     if not (settings.demo or settings.workspace.is_dir()):
         return  # the tasks report the missing workspace
