@@ -27,5 +27,5 @@ int main(int argc, char *argv[])
 	strtol("99999999999999999999999", NULL, 10);
 	printf("tlsdemo: hits=%d sum=%lu log=%s errno=%d\n", tls_hits, tls_sum, tls_log,
 	       errno);
-	return 13;
+	return 14;
 }
