@@ -4,7 +4,9 @@
     spacer boot   IMAGE [--append ARGS]    boot one image under QEMU, exit with its code
     spacer align  [-w DIR] [-o OUT] ...    relink a fleet so shared libraries share pages
     spacer report [-w DIR] [-o OUT]        show the last align's sharing figures
-    spacer bench  align|memory ...         measure spacer and the memory a fleet uses
+    spacer bench  align|memory|fuzz|interrupt ...
+                                           measure spacer and the memory a fleet uses;
+                                           damaged inputs, interrupted runs
 
 ``align`` and ``fleet`` run the same doit tasks as ``doit align`` / ``doit fleet``
 from the project root, with the same state file, so both entry points agree on
@@ -218,11 +220,13 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
                                                                        required=True)
-    from spacer import bench_align, bench_memory, bench_runtime
+    from spacer import bench_align, bench_fuzz, bench_interrupt, bench_memory, bench_runtime
 
     bench_align.add_parser(bench)
     bench_runtime.add_parser(bench)
     bench_memory.add_parser(bench)
+    bench_fuzz.add_parser(bench)
+    bench_interrupt.add_parser(bench)
     return top
 
 

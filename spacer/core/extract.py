@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from spacer.core.errors import BadInput
@@ -36,6 +37,20 @@ def load_scripts(scripts: list, default: str) -> tuple[list[Script], int]:
     return parsed, len(parsed) - 1
 
 
+EM_386, EM_X86_64 = 3, 62
+
+
+def check_machine(path: Path, machines: tuple[int, ...]) -> None:
+    """:class:`BadInput` unless the ELF file at ``path`` is for one of ``machines``
+    (``e_machine``; the multiboot image is ELF32, so EM_386 for an x86_64 kernel)."""
+    with path.open("rb") as f:
+        head = f.read(20)
+    machine = int.from_bytes(head[18:20], "big" if head[5:6] == b"\x02" else "little")
+    if head[:4] != b"\x7fELF" or machine not in machines:
+        raise BadInput(f"wrong machine {machine}, spacer handles x86_64 only", path,
+                       "rebuild the unikernel")
+
+
 def image_sections(path: Path) -> dict[str, list[int]]:
     """Allocated output sections of a linked image: name -> [address, size]."""
     if not path.is_file():
@@ -43,9 +58,13 @@ def image_sections(path: Path) -> dict[str, list[int]]:
     with path.open("rb") as f:
         try:
             elf = ELFFile(f)
+            if elf.header["e_machine"] != "EM_X86_64" or elf.elfclass != 64:
+                raise BadInput(f"wrong machine {elf.header['e_machine']} (ELF{elf.elfclass}); "
+                               "spacer handles x86_64 debug images only", path,
+                               "rebuild the unikernel")
             return {s.name: [s["sh_addr"], s["sh_size"]] for s in elf.iter_sections()
                     if s["sh_flags"] & 2 and s.name}
-        except (ELFError, ValueError) as exc:
+        except (ELFError, ConstructError, ValueError, KeyError, IndexError, OSError) as exc:
             raise BadInput(f"not a valid ELF image ({exc})", path, "rebuild the unikernel") from None
 
 
@@ -59,6 +78,7 @@ def extract_app(app: AppBuild) -> dict:
     sections = image_sections(Path(recipe.debug_image))
     try:  # a damaged bootable image fails here, not in the last task
         image_pages(Path(recipe.image))
+        check_machine(Path(recipe.image), (EM_386, EM_X86_64))
     except BadInput as exc:
         raise BadInput(f"bootable image: {exc.what}", recipe.image,
                        "rebuild the unikernel") from None

@@ -250,6 +250,8 @@ class _Parser:
 
     def parse_output_section(self, first: int, brace: int) -> OutputSection:
         header = self.toks[first:brace]
+        if not header:
+            raise self.error("'{' where an output section name should be")
         colon = next((k for k, t in enumerate(header) if t.text == ":"), None)
         if colon is None:
             raise self.error(f"output section '{header[0].text}' has no ':'")
@@ -341,7 +343,7 @@ class _Parser:
 
     def parse_input_spec(self, keep: bool, start: int) -> InputSpec:
         excludes: list[str] = []
-        if self.peek().text == "EXCLUDE_FILE":
+        if self.peek() is not None and self.peek().text == "EXCLUDE_FILE":
             self.take()
             self.expect("(")
             while (t := self.take()).text != ")":

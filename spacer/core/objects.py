@@ -14,10 +14,13 @@ same digest are one variant.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
@@ -27,6 +30,9 @@ from spacer.core.errors import BadInput
 EM_X86_64 = "EM_X86_64"
 # R_X86_64_64, _32, _32S: an absolute address in the bytes, which moves with the target.
 ABSOLUTE_TYPES = {1, 10, 11}
+# sh_addralign is 0, 1 or a power of two (System V ABI); more than a large page is a
+# damaged field, not a section to lay out.
+MAX_ALIGN = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -81,16 +87,62 @@ def _open_elf(path: Path, f) -> ELFFile:
         elf = ELFFile(f)
     except ELFError as exc:
         raise BadInput(f"not a valid ELF object ({exc})", path, "rebuild the unikernel") from None
-    if elf.header["e_machine"] != EM_X86_64:
-        raise BadInput(f"wrong machine {elf.header['e_machine']}, spacer handles x86_64 only", path)
+    if elf.header["e_machine"] != EM_X86_64 or elf.elfclass != 64:
+        raise BadInput(f"wrong machine {elf.header['e_machine']} (ELF{elf.elfclass}), spacer "
+                       "handles x86_64 only", path)
     if elf.header["e_type"] != "ET_REL":
         raise BadInput(f"not a relocatable object ({elf.header['e_type']})", path)
+    _check_extents(elf, path)
     return elf
+
+
+def _check_extents(elf: ELFFile, path: Path) -> None:
+    """Every section with file content (``sh_type != SHT_NOBITS``) lies inside the file,
+    and relocation and symbol tables have the entry size their type has: a damaged
+    size or offset is refused here, not met as a huge read later."""
+    end = elf.stream.seek(0, 2)
+    if elf.header["e_shoff"] + elf.num_sections() * elf.header["e_shentsize"] > end:
+        raise BadInput("the section header table ends past the end of the file", path,
+                       "the file is truncated or damaged; rebuild the unikernel")
+    for index in range(elf.num_sections()):
+        header = elf._get_section_header(index)
+        if header["sh_type"] == "SHT_NOBITS":
+            continue
+        if header["sh_offset"] + header["sh_size"] > end:
+            raise BadInput(f"section {index} ends at {header['sh_offset'] + header['sh_size']:#x}"
+                           f", past the end of the file ({end:#x} bytes)", path,
+                           "the file is truncated or damaged; rebuild the unikernel")
+        align = header["sh_addralign"]
+        if header["sh_flags"] & SH_FLAGS.SHF_ALLOC and (align & (align - 1) or align > MAX_ALIGN):
+            raise BadInput(f"section {index} has alignment {align:#x}, not a power of two up to "
+                           f"{MAX_ALIGN:#x}", path, "the file is damaged; rebuild the unikernel")
+        wanted = {"SHT_RELA": 24, "SHT_REL": 16, "SHT_SYMTAB": 24}.get(header["sh_type"])
+        if wanted and header["sh_entsize"] != wanted:
+            raise BadInput(f"section {index} has entries of {header['sh_entsize']} bytes, "
+                           f"not {wanted}", path, "the file is damaged; rebuild the unikernel")
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """pyelftools signals truncated or corrupt files with assorted exceptions: make
+    them one :class:`BadInput` that names the file."""
+    try:
+        yield
+    except BadInput as exc:
+        if exc.path is not None:
+            raise
+        raise BadInput(exc.what, path, exc.hint or "rebuild the unikernel") from None
+    except (ELFError, ConstructError, ValueError, KeyError, IndexError, AssertionError,
+            OSError) as exc:
+        raise BadInput(f"corrupt or truncated ELF object ({type(exc).__name__}: {exc})", path,
+                       "rebuild the unikernel") from None
 
 
 def _symbol_name(symtab, index: int, elf: ELFFile) -> str:
     sym = symtab.get_symbol(index)
     if sym["st_info"]["type"] == "STT_SECTION":
+        if not isinstance(sym["st_shndx"], int):  # SHN_ABS, SHN_COMMON, ...
+            raise BadInput(f"section symbol {index} names no section ({sym['st_shndx']})")
         return elf.get_section(sym["st_shndx"]).name
     return sym.name
 
@@ -103,15 +155,21 @@ def _relocations(elf: ELFFile, alloc_index: dict[int, str]):
         if target is None:
             continue  # relocations of debug or note sections do not reach memory
         symtab = elf.get_section(sec["sh_link"])
+        if symtab["sh_type"] != "SHT_SYMTAB":
+            raise BadInput(f"relocation section {sec.name} links to section {sec['sh_link']}, "
+                           "not to a symbol table")
+        names: dict[int, str] = {}  # each symbol is parsed once, not once per relocation
         for rel in sec.iter_relocations():
-            yield Reloc(target, rel["r_offset"], rel["r_info_type"],
-                        _symbol_name(symtab, rel["r_info_sym"], elf),
+            index = rel["r_info_sym"]
+            if index not in names:
+                names[index] = _symbol_name(symtab, index, elf)
+            yield Reloc(target, rel["r_offset"], rel["r_info_type"], names[index],
                         rel["r_addend"] if rel.is_RELA() else 0)
 
 
 def read_relocations(path: Path) -> list[Reloc]:
     """Relocations against allocated sections; verify uses them to explain differing pages."""
-    with Path(path).open("rb") as f:
+    with Path(path).open("rb") as f, _reading(Path(path)):
         elf = _open_elf(Path(path), f)
         alloc = {i: s.name for i, s in enumerate(elf.iter_sections())
                  if s["sh_flags"] & SH_FLAGS.SHF_ALLOC}
@@ -128,12 +186,8 @@ def read_object(path: Path) -> ObjectFile:
         if head != b"\x7fELF":
             raise BadInput("not an ELF file", path, "rebuild the unikernel")
         f.seek(0)
-        try:
+        with _reading(path):
             return _read(path, f)
-        except (ELFError, ValueError, KeyError, AssertionError) as exc:
-            # pyelftools signals truncated or corrupt files with assorted exceptions.
-            raise BadInput(f"corrupt or truncated ELF object ({exc})", path,
-                           "rebuild the unikernel") from None
 
 
 def _read(path: Path, f) -> ObjectFile:
@@ -175,6 +229,8 @@ def _read(path: Path, f) -> ObjectFile:
     common: list[tuple[str, int, int]] = []
     local_symbols: dict[str, str] = {}
     symtab = elf.get_section_by_name(".symtab")
+    if symtab is not None and symtab["sh_type"] != "SHT_SYMTAB":
+        raise BadInput(f"section .symtab is of type {symtab['sh_type']}, not a symbol table")
     for sym in symtab.iter_symbols() if symtab is not None else ():
         bind = sym["st_info"]["bind"]
         if sym.name and bind == "STB_LOCAL" and isinstance(sym["st_shndx"], int) \
@@ -227,7 +283,7 @@ def content_chunks(path: Path, groups: dict[str, list[str]], size: int = 4096) -
     each, where the digest covers the chunk's bytes and the relocations that patch it.
     Mergeable sections count as what ld would keep of them at most. The packed lower
     bound (:mod:`spacer.core.sharing`) compares libraries chunk by chunk."""
-    with Path(path).open("rb") as f:
+    with Path(path).open("rb") as f, _reading(Path(path)):
         elf = _open_elf(Path(path), f)
         by_name = {s.name: (i, s) for i, s in enumerate(elf.iter_sections())
                    if s["sh_flags"] & SH_FLAGS.SHF_ALLOC}

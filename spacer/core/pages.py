@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
+from elftools.construct.core import ConstructError
 from elftools.elf.constants import P_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from spacer.core.errors import BadInput
 
 PAGE_SIZE = 4096
+# A loaded unikernel larger than this is taken for a damaged size field, not an
+# image to deduplicate (its pages are cut and hashed one by one).
+MAX_LOADED = 256 << 20
 _ZERO_DIGEST = hashlib.blake2b(bytes(PAGE_SIZE), digest_size=16).digest()
+_ZERO_PAGE = bytes(PAGE_SIZE)  # shared by the pages only zero fill touches, copied on write
 
 
 @dataclass(frozen=True)
@@ -59,26 +64,40 @@ def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool], di
     pages: dict[int, bytearray] = {}
     writable: dict[int, bool] = {}
     executable: dict[int, bool] = {}
+    loaded = 0
     try:
         with path.open("rb") as f:
             elf = ELFFile(f)
+            end = f.seek(0, 2)
             for seg in elf.iter_segments():
                 if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
                     continue
                 vaddr, filesz, memsz = seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"]
+                loaded += memsz
+                if filesz > memsz:
+                    raise BadInput(f"segment at {vaddr:#x} has {filesz:#x} bytes in the file "
+                                   f"but {memsz:#x} in memory", path,
+                                   "the image is damaged; rebuild it")
+                if loaded > MAX_LOADED:
+                    raise BadInput(f"segments load {loaded:#x} bytes, more than spacer handles "
+                                   f"({MAX_LOADED >> 20} MiB)", path,
+                                   "a damaged size field? rebuild the image")
+                if seg["p_offset"] + filesz > end:
+                    raise BadInput(f"segment at {vaddr:#x} is cut short", path,
+                                   "the file is truncated; rebuild it")
                 data = seg.data()
                 if len(data) < filesz:
                     raise BadInput(f"segment at {vaddr:#x} is cut short", path,
                                    "the file is truncated; rebuild it")
                 # Zeros up to p_memsz are part of the image as the guest sees it (bss).
-                data = data[:filesz] + bytes(memsz - filesz)
                 is_w = bool(seg["p_flags"] & P_FLAGS.PF_W)
-                _place(pages, writable, vaddr, data, is_w)
+                _place(pages, writable, vaddr, data[:filesz], is_w)
+                _place(pages, writable, vaddr + filesz, b"", is_w, zeros=memsz - filesz)
                 if seg["p_flags"] & P_FLAGS.PF_X:
-                    _place(pages, executable, vaddr, b"", True, span=len(data))
+                    _place(pages, executable, vaddr, b"", True, span=memsz)
     except FileNotFoundError:
         raise BadInput("no such image", path) from None
-    except ELFError as exc:
+    except (ELFError, ConstructError, ValueError, OSError) as exc:
         raise BadInput(f"not a readable ELF file: {exc}", path) from None
     return pages, writable, executable
 
@@ -88,26 +107,37 @@ def image_pages(path: Path) -> list[Page]:
     pages, writable, executable = loaded_memory(path)
     out = []
     for base in sorted(pages):
-        digest = _digest(pages[base])
+        digest = _ZERO_DIGEST if pages[base] is _ZERO_PAGE else _digest(pages[base])
         zero = digest == _ZERO_DIGEST
         fill = zero or (executable.get(base, False) and is_fill(pages[base]))
         out.append(Page(base, writable[base], digest, zero, fill))
     return out
 
 
-def _place(pages: dict[int, bytearray], flags: dict[int, bool], vaddr: int,
-           data: bytes, flag: bool, span: int | None = None) -> None:
+def _place(pages: dict[int, bytearray | bytes], flags: dict[int, bool], vaddr: int,
+           data: bytes, flag: bool, span: int | None = None, zeros: int = 0) -> None:
     """Copy ``data`` to ``vaddr`` in the sparse page map, page by page, and or ``flag``
-    into the pages' ``flags``. With ``span``, only mark ``span`` bytes' pages."""
+    into the pages' ``flags``. With ``span``, only mark ``span`` bytes' pages; with
+    ``zeros``, write that many zero bytes (pages that only zeros touch share one
+    read-only zero page)."""
     pos, length = 0, len(data) if span is None else span
+    if zeros:
+        length = zeros
     while pos < length:
         addr = vaddr + pos
         base = addr - addr % PAGE_SIZE
         off = addr - base
         n = min(PAGE_SIZE - off, length - pos)
         if span is None:
-            page = pages.setdefault(base, bytearray(PAGE_SIZE))
-            page[off:off + n] = data[pos:pos + n]
+            page = pages.get(base)
+            if page is None:
+                page = pages[base] = _ZERO_PAGE if zeros else bytearray(PAGE_SIZE)
+            elif page is _ZERO_PAGE and not zeros:
+                page = pages[base] = bytearray(PAGE_SIZE)
+            if not zeros:
+                page[off:off + n] = data[pos:pos + n]
+            elif page is not _ZERO_PAGE:
+                page[off:off + n] = bytes(n)
         flags[base] = flags.get(base, False) or flag
         pos += n
 

@@ -7,7 +7,9 @@ Library sets are chosen to exercise the aligner: all apps share the core
 a subset of apps; hexdump builds nolibc with another configuration (same name,
 different bytes); fsdemo and args build nolibc with a file-descriptor table that
 moves every nolibc function further on, as real nolibc does with vfscore;
-bigtable is several times larger than hello.
+bigtable is several times larger than hello; tlsdemo has thread-local variables of
+its own, which move the shared libraries' thread-pointer offsets in the original
+images.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ DEMO_APPS: tuple[DemoApp, ...] = (
     DemoApp("libinfo", CORE + ("ukalloc", "uksched", "uklibinfo"), (),
             "libinfo: 6 libs: kvmplat ukboot nolibc ukalloc uksched uklibinfo inits=2 ticks=1",
             12),
+    DemoApp("tlsdemo", CORE, (), "tlsdemo: hits=50 sum=645 log=tls ok errno=34", 14),
 )
 
 # Apps outside the fleet, built by benchmarks: a loop of calls into nolibc timed with

@@ -6,9 +6,12 @@ so a run of one is seen as done by the other.
 
 from __future__ import annotations
 
+import sys
+
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
+from spacer.core.outdir import OutputBusy, acquire, output_lock
 from spacer.core.plan import PlanOptions
 from spacer.core.workspace import AppBuild, check_output_folder, find_apps, select_apps
 from spacer.tasks.align import align_tasks
@@ -56,9 +59,31 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
 
 def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
               extra: list[str] | None = None) -> tuple[int, list[str], list[Failure]]:
-    """Run ``targets`` through doit's API: doit's exit code, the tasks run, the failures."""
+    """Run ``targets`` through doit's API: doit's exit code, the tasks run, the failures.
+    The output folder's lock is held throughout (:class:`OutputBusy` if another run
+    holds it)."""
     ns = namespace(settings, relink_only)
     ns["DOIT_CONFIG"]["reporter"] = RichReporter
-    code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []), *targets])
+    with output_lock(settings.out_dir):
+        code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []), *targets])
     return code, list(RichReporter.executed), list(RichReporter.failures)
+
+
+_held: list[int] = []  # the lock of this doit process (dodo.py), held until it exits
+_READ_ONLY_COMMANDS = {"list", "info", "help", "tabcompletion", "dumpdb"}
+
+
+def hold_output_lock(settings: Settings, argv: list[str]) -> None:
+    """For ``doit`` (dodo.py): take the output folder's lock for the rest of this
+    process, unless doit only reads (``doit list``); exit 2 with one line if another
+    run holds it."""
+    if _held or any(a in _READ_ONLY_COMMANDS for a in argv[1:]):
+        return
+    if not (settings.demo or settings.workspace.is_dir()):
+        return  # the tasks report the missing workspace
+    try:
+        _held.append(acquire(settings.out_dir))
+    except OutputBusy as exc:
+        print(f"spacer: {exc.line()}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
 
