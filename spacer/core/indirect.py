@@ -12,8 +12,9 @@ library's table and fills slot ``i`` with ``QUAD(symbol i)``, so the instruction
 loads the same address it would have loaded from the GOT, and the library's
 bytes depend only on where its own table sits.
 
-A GOT load of a *local* symbol (a ``static`` variable, a section) stays inside the
-library, but ld would relax it into an absolute ``mov $addr`` in a static image,
+A GOT load of the library's own symbol (a ``static`` variable, a section, or a
+global the library defines: in a static link nothing can interpose it) stays inside
+the library; ld would relax it into an absolute ``mov $addr`` in a static image,
 which changes whenever the library moves. :func:`redirect_got` makes it the
 position-independent form itself, as ld does for a PIE: ``mov foo@GOTPCREL(%rip)``
 becomes ``lea foo(%rip)``, ``call *`` becomes ``addr32 call``, ``jmp *`` becomes
@@ -117,18 +118,26 @@ def redirect_got(source: Path, out: Path, library: str) -> list[TableEntry]:
     return entries
 
 
+def _defined_here(sym) -> bool:
+    """A global symbol this object defines, strongly: in a static link nothing can
+    take its place, so reaching it is library-internal (a weak one may be replaced)."""
+    return sym["st_info"]["bind"] == "STB_GLOBAL" and isinstance(sym["st_shndx"], int)
+
+
 def _local_key(elf: ELFFile, sym) -> tuple[str, int]:
     return elf.get_section(sym["st_shndx"]).name, sym["st_value"]
 
 
 def _relax_local(path: Path, library: str) -> dict[tuple[str, int], str]:
-    """GOT loads of local symbols made PC-relative in place (see module doc); the
-    others get an alias name: (section, value) -> alias."""
+    """GOT loads of the library's own symbols (local ones, and globals it defines
+    strongly) made PC-relative in place (see module doc); the local ones that cannot
+    be get an alias name: (section, value) -> alias."""
     data = bytearray(path.read_bytes())
     aliases: dict[tuple[str, int], str] = {}
     with path.open("rb") as f:
         elf = ELFFile(f)
-        for sec, i, rel, sym in _got_sites(elf, local=True):
+        own = [site for site in _got_sites(elf) if _defined_here(site[3])]
+        for sec, i, rel, sym in [*_got_sites(elf, local=True), *own]:
             target = elf.get_section(sec["sh_info"])
             at = target["sh_offset"] + rel["r_offset"]  # the disp32
             offset, info = rel["r_offset"], (rel["r_info_sym"] << 32) | R_X86_64_PC32
@@ -142,8 +151,9 @@ def _relax_local(path: Path, library: str) -> dict[tuple[str, int], str]:
                 data[at - 2:at + 4] = b"\xe9" + bytes(data[at:at + 4]) + b"\x90"
                 offset -= 1
             else:
-                key = _local_key(elf, sym)
-                aliases.setdefault(key, f"__spacer_local_{library}_{len(aliases)}")
+                if sym["st_info"]["bind"] == "STB_LOCAL":  # a global keeps its own name
+                    key = _local_key(elf, sym)
+                    aliases.setdefault(key, f"__spacer_local_{library}_{len(aliases)}")
                 continue
             entry = sec["sh_offset"] + i * sec["sh_entsize"]
             _RELA.pack_into(data, entry, offset, info, rel["r_addend"])

@@ -84,6 +84,13 @@ class Library:
         parts = [v["kinds"][kind] for v in self.variants.values() if kind in v["kinds"]]
         return max(p["size"] for p in parts), max(p["align"] for p in parts)
 
+    def split(self) -> list[list[str]]:
+        """The holders grouped by the variant they link."""
+        groups: dict[str, list[str]] = {}
+        for app, digest in sorted(self.holders.items()):
+            groups.setdefault(digest, []).append(app)
+        return sorted(groups.values())
+
     @property
     def varies(self) -> bool:
         """Its holders link more than one variant."""
@@ -161,12 +168,15 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
 
     by_apps: dict[tuple[str, ...], list[Library]] = {}
     for lib in shared:
-        # With tables, a library whose holders link different variants gets a slot of
-        # its own: its pages differ between variants anyway, and shared with other
-        # libraries they would make those libraries' pages differ too. (Without
-        # tables, calls into it make its neighbours' pages differ regardless.)
-        alone = not options.group or (options.aslr >= 1 and lib.varies)
-        key = (*lib.apps, lib.name) if alone else tuple(lib.apps)
+        # With tables, the libraries whose holders link different variants get a slot
+        # apart from the others the same images hold: their pages differ between
+        # variants anyway, and shared with stable libraries they would make those
+        # libraries' pages differ too. (Without tables, calls into a variant make its
+        # neighbours' pages differ regardless.)
+        # Such libraries share a slot when their variants split the holders the same
+        # way (each image its own platform library and library list, say).
+        split = repr(lib.split()) if options.aslr >= 1 and lib.varies else ""
+        key = (*lib.apps, split) if options.group else (*lib.apps, lib.name)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
