@@ -84,18 +84,6 @@ class Library:
         parts = [v["kinds"][kind] for v in self.variants.values() if kind in v["kinds"]]
         return max(p["size"] for p in parts), max(p["align"] for p in parts)
 
-    def split(self) -> list[list[str]]:
-        """The holders grouped by the variant they link."""
-        groups: dict[str, list[str]] = {}
-        for app, digest in sorted(self.holders.items()):
-            groups.setdefault(digest, []).append(app)
-        return sorted(groups.values())
-
-    @property
-    def varies(self) -> bool:
-        """Its holders link more than one variant."""
-        return len(set(self.holders.values())) > 1
-
     @property
     def pinned(self) -> bool:
         """Its code or read-only data holds absolute addresses (the platform's assembly):
@@ -168,15 +156,7 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
 
     by_apps: dict[tuple[str, ...], list[Library]] = {}
     for lib in shared:
-        # With tables, the libraries whose holders link different variants get a slot
-        # apart from the others the same images hold: their pages differ between
-        # variants anyway, and shared with stable libraries they would make those
-        # libraries' pages differ too. (Without tables, calls into a variant make its
-        # neighbours' pages differ regardless.)
-        # Such libraries share a slot when their variants split the holders the same
-        # way (each image its own platform library and library list, say).
-        split = repr(lib.split()) if options.aslr >= 1 and lib.varies else ""
-        key = (*lib.apps, split) if options.group else (*lib.apps, lib.name)
+        key = tuple(lib.apps) if options.group else (*lib.apps, lib.name)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
@@ -197,8 +177,7 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
             u.sizes[kind], u.aligns[kind], u.member_offsets[kind] = offset, align, offsets
         for kind in u.sizes:
             group = ("rodata", "eh_frame") if kind in ("rodata", "eh_frame") else (kind,)
-            u.spoilt[kind] = any(per_image_refs(lib, group) or (options.aslr >= 1 and lib.varies)
-                                 for lib in u.members)
+            u.spoilt[kind] = any(per_image_refs(lib, group) for lib in u.members)
         if "eh_frame" in u.sizes:
             # A unit's .eh_frame shares its rodata slot (same segment): one page, not two.
             eh, eh_align = u.sizes.pop("eh_frame"), u.aligns.pop("eh_frame")
