@@ -109,6 +109,17 @@ def test_verify_passes_and_sharing_improves(aligned):
         assert page["symbols"], f"differing page {page['vaddr']:#x} is not explained"
 
 
+def test_packed_bound_holds_for_both_fleets(aligned):
+    """The bound is below what the original images and the aligned ones reach, and not
+    trivially: at least the largest image's library content."""
+    report = json.loads((aligned["out"] / "report.json").read_text())
+    bound = report["packed_bound"]
+    assert bound <= report["aligned"]["readonly"]["distinct"]
+    assert bound <= report["original"]["readonly"]["distinct"]
+    largest = max(a["original_bytes"] for a in report["apps"].values())
+    assert bound * 4096 >= largest // 2
+
+
 def test_build_folders_are_untouched(aligned):
     assert tree_digest(aligned["ws"] / "apps") == aligned["before"]
 
