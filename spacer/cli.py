@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from dataclasses import replace
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -32,6 +32,7 @@ from spacer.core.errors import (
     SpacerError,
     internal_error_line,
 )
+from spacer.core.plan import HEADROOM
 from spacer.tasks.config import DEMO_WORKSPACE, Settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -87,11 +88,11 @@ def cmd_align(ns: argparse.Namespace) -> int:
     from spacer.tasks.loader import run_tasks
 
     plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc,
-            "aslr": ns.aslr, "same_mapping": ns.aslr_same_mapping}
+            "aslr": ns.aslr, "same_mapping": ns.aslr_same_mapping, "headroom": ns.headroom}
     if ns.aslr_same_mapping and ns.aslr < 2:
         say("--aslr-same-mapping only applies to --aslr 2")
         return BAD_INPUT
-    settings = replace(_settings(ns, plan), seed=ns.seed)
+    settings = replace(_settings(ns, plan), seed=ns.seed, replan=ns.replan)
     # Say what is wrong with the workspace and -o before doit starts or creates anything.
     from spacer.core.workspace import check_output_folder
     from spacer.tasks.loader import selected_apps
@@ -206,6 +207,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--aslr-same-mapping", action="store_true",
                    help="--aslr 2: keep the libraries in the order of the --aslr 1 layout and "
                    "move them by random gaps only")
+    p.add_argument("--headroom", type=float, default=HEADROOM, metavar="F",
+                   help=f"room for each shared library to grow in a rebuild without moving, "
+                   f"as a fraction of its size (default {HEADROOM})")
+    p.add_argument("--replan", action="store_true",
+                   help="plan from scratch; by default the previous layout is kept as far as "
+                   "it can be, so only the apps whose libraries must move are relinked")
     p.add_argument("--relink-only", action="store_true",
                    help="relink with the existing plan and linker scripts")
     p.add_argument("-v", "--verbose", action="store_true",

@@ -46,6 +46,15 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(8))
         console.print(f"symbols whose per-image addresses keep pages apart: {names}",
                       markup=False)
+    layout_file = Path(out_dir) / "layout.json"
+    moves: dict[str, dict] = {}
+    for move in read_json(layout_file).get("moves", []) if layout_file.is_file() else []:
+        entry = moves.setdefault(move["unit"], {"kinds": [], "why": move["why"],
+                                                "apps": move["apps"]})
+        entry["kinds"].append(move["kind"])
+    for unit, move in moves.items():
+        console.print(f"moved {unit} ({', '.join(move['kinds'])}): {move['why']}; relinks "
+                      f"{', '.join(move['apps']) or 'no existing app'}", markup=False)
     refs = report.get("references")
     if refs:
         direct = ", ".join(f"{t} {n}" for t, n in refs["direct_by_type"].items()) or "none"

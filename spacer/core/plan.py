@@ -39,6 +39,9 @@ PACKED_KINDS = (*TLS_KINDS, TABLE)
 # equal everywhere.
 AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
+LAYOUT_VERSION = 2
+HEADROOM = 0.0  # extra room per library; 0.1 cost 7% more read-only pages (see README)
+AREA_SLACK = 64 << 10  # free room after each area
 ASLR_BITS = 16  # placement entropy each image's shared libraries get together (--aslr 2)
 MAX_GAP_PAGES = 256
 ASLR_BLOCK = 16384
@@ -54,6 +57,7 @@ class PlanOptions:
     aslr: int = 0  # 1: position-independent libraries reach the world through tables;
     # 2: and every image places its shared libraries in its own random order
     same_mapping: bool = False  # aslr 2: keep the aslr-1 order, move by random gaps only
+    headroom: float = HEADROOM  # room to grow, as a fraction of each slot's size
 
     @property
     def moving(self) -> bool:
@@ -106,7 +110,10 @@ class Unit:
     sizes: dict[str, int] = field(default_factory=dict)
     aligns: dict[str, int] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)  # kind -> offset in the area
+    reserve: dict[str, int] = field(default_factory=dict)  # kind -> room, headroom included
     member_offsets: dict[str, list[int]] = field(default_factory=dict)  # kind -> per member
+    raw_offsets: dict[str, list[int]] = field(default_factory=dict)  # before .eh_frame joins
+    raw_sizes: dict[str, int] = field(default_factory=dict)
     # kind -> its slot refers to symbols whose address differs between images (so at
     # least its last page differs anyway: the image's own content may share that page)
     spoilt: dict[str, bool] = field(default_factory=dict)
@@ -138,14 +145,27 @@ def _libraries(extracts: list[dict]) -> dict[str, Library]:
     return found
 
 
-def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
+def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None) -> list[Unit]:
     """Libraries that several images hold, packed together when the same images hold
     them (``group``): they always travel together, so packing them into one slot costs
     no sharing and saves the padding of page-aligning each. Within a slot, libraries
     that refer to per-image symbols (``main``, table bounds) go last, so those
     references spoil as few of the slot's pages as possible."""
-    shared = [lib for lib in _libraries(extracts).values()
-              if len(lib.holders) >= 2 and lib.kinds()]
+    # A library the previous layout slotted keeps its slot while one image holds it:
+    # removing an app must not relink the others. One it did not slot gets a slot only
+    # when that relinks no image of the previous layout (else --replan shares it).
+    kept = previous.libraries if previous else set()
+    shared = []
+    for lib in _libraries(extracts).values():
+        if not lib.kinds() or not (len(lib.holders) >= 2 or (lib.holders and lib.name in kept)):
+            continue
+        staying = previous.apps & set(lib.holders) if previous else set()
+        if previous and lib.name not in kept and staying:
+            previous.moves.append({"unit": lib.name, "kind": "all", "apps": [],
+                                   "why": f"stays unshared, since sharing it would relink "
+                                          f"{', '.join(sorted(staying))} (--replan shares it)"})
+            continue
+        shared.append(lib)
     # Symbols at one address in every image: what shared libraries define, and their
     # tables (a reference into a table is fixed; the table's contents are per image).
     fixed = {sym for lib in shared for v in lib.variants.values()
@@ -156,7 +176,10 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
 
     by_apps: dict[tuple[str, ...], list[Library]] = {}
     for lib in shared:
-        key = tuple(lib.apps) if options.group else (*lib.apps, lib.name)
+        # Libraries of different units of the previous layout are not merged when their
+        # holders become the same (say, an app was removed): each keeps its slot.
+        before = previous.unit_of.get(lib.name, "") if previous else ""
+        key = (*lib.apps, before) if options.group else (*lib.apps, lib.name)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
@@ -166,15 +189,23 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
             extra = f"+{len(members) - 1}" if len(members) > 1 else ""
             units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
     for u in units:
+        old = previous.unit(u) if previous else None
         for kind in sorted({k for lib in u.members for k in lib.kinds()}):
             offset, align, offsets = 0, 1, []
             for lib in u.members:
                 size, lib_align = lib.extent(kind) if kind in lib.kinds() else (0, 1)
                 offset = align_up(offset, lib_align)
                 offsets.append(offset)
-                offset += size
+                offset += size + _headroom(size, options)
                 align = max(align, lib_align)
             u.sizes[kind], u.aligns[kind], u.member_offsets[kind] = offset, align, offsets
+            kept = old.fits(kind, {lib.name: lib.extent(kind)[0] if kind in lib.kinds() else 0
+                                   for lib in u.members}) if old else None
+            if kept is not None:  # every member still fits its old room: keep it
+                u.member_offsets[kind] = kept
+                u.sizes[kind] = max(offset, old.sizes[kind])
+        u.raw_offsets = {k: list(v) for k, v in u.member_offsets.items()}
+        u.raw_sizes = dict(u.sizes)
         for kind in u.sizes:
             group = ("rodata", "eh_frame") if kind in ("rodata", "eh_frame") else (kind,)
             u.spoilt[kind] = any(per_image_refs(lib, group) for lib in u.members)
@@ -188,6 +219,92 @@ def _units(extracts: list[dict], options: PlanOptions) -> list[Unit]:
     # Most shared and largest first: they get the low, contiguous addresses.
     units.sort(key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id))
     return units
+
+
+def _private_copies(units: list[Unit], old: Previous) -> None:
+    """A new image that holds two libraries whose kept slots overlap (they never met in
+    one image before) links the smaller one as its own, at another address: it gives
+    up sharing that library, and no other image relinks."""
+    kept = [u for u in units if old.unit(u)]
+    for kind in (*ABSOLUTE_KINDS, *PACKED_KINDS):
+        busy: dict[str, list[tuple[int, int, Unit]]] = {}
+        for u in sorted(kept, key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id)):
+            prev = old.unit(u)
+            if kind not in prev.offsets or u.sizes.get(kind, 0) > prev.reserve.get(kind, 0):
+                continue
+            lo, hi = prev.offsets[kind], prev.offsets[kind] + prev.reserve[kind]
+            for app in list(u.apps):
+                hit = next((v for a, b, v in busy.get(app, []) if a < hi and lo < b), None)
+                if hit is not None and app not in old.apps:
+                    u.apps.remove(app)
+                    old.moves.append({"unit": u.id, "kind": kind, "apps": [],
+                                      "why": f"{app} links its own copy: its slot meets "
+                                             f"{hit.id}'s there"})
+            for app in u.apps:
+                busy.setdefault(app, []).append((lo, hi, u))
+
+
+def _headroom(size: int, options: PlanOptions) -> int:
+    return math.ceil(size * options.headroom) if size else 0
+
+
+class OldUnit:
+    """A unit of the previous layout: where it was and how much room it had."""
+
+    def __init__(self, data: dict, table_pages: int):
+        self.members: list[str] = data["members"]
+        self.offsets: dict[str, int] = dict(data["offsets"])
+        if "rodata" in self.offsets:
+            self.offsets["rodata"] -= table_pages  # the tables came first
+        self.reserve: dict[str, int] = data["reserve"]
+        self.sizes: dict[str, int] = data["raw_sizes"]
+        self.raw: dict[str, list[int]] = data["raw_offsets"]
+
+    def fits(self, kind: str, sizes: dict[str, int]) -> list[int] | None:
+        """The old member offsets of ``kind`` (in the order of ``sizes``), if every
+        member still fits the room it had; else None."""
+        if kind not in self.raw or set(sizes) != set(self.members):
+            return None
+        old = dict(zip(self.members, self.raw[kind], strict=True))
+        order = sorted(self.members, key=lambda m: old[m])
+        ends = {m: old[n] for m, n in pairwise(order)}
+        ends[order[-1]] = self.sizes.get(kind, 0)
+        if any(old[m] + sizes[m] > ends[m] for m in self.members):
+            return None
+        return [old[m] for m in sizes]
+
+
+class Previous:
+    """The layout of the previous run, which a new plan keeps as far as it can
+    (DESIGN.md section 8); and the moves it had to make."""
+
+    def __init__(self, layout: dict):
+        version = layout.get("version")
+        if version != LAYOUT_VERSION:
+            raise BadInput(f"layout.json has format version {version}, this spacer writes "
+                           f"{LAYOUT_VERSION}", hint="run spacer align --replan")
+        pages = layout["areas"].get(TABLE, {}).get("size", 0)
+        self.units = {tuple(sorted(u["members"])): OldUnit(u, pages) for u in layout["units"]}
+        self.libraries = {m for u in layout["units"] for m in u["members"]}
+        self.unit_of = {m: u["id"] for u in layout["units"] for m in u["members"]}
+        self.areas: dict[str, dict] = layout["areas"]
+        self.tls: dict = layout["tls"]
+        self.apps: set[str] = set(layout["apps"])
+        self.moves: list[dict] = []
+
+    def unit(self, u: Unit) -> OldUnit | None:
+        return self.units.get(tuple(sorted(lib.name for lib in u.members)))
+
+    def moved(self, u: Unit, kind: str, why: str) -> None:
+        self.moves.append({"unit": u.id, "kind": kind, "why": why,
+                           "apps": sorted(set(u.apps) & self.apps)})
+
+    def area_size(self, kind: str) -> int:
+        return self.areas.get(kind, {}).get("size", 0) if kind != "rodata" else \
+            self.areas.get(kind, {}).get("size", 0) - self.areas.get(TABLE, {}).get("size", 0)
+
+    def base(self, kind: str) -> int | None:
+        return self.areas.get(kind, {}).get("base")
 
 
 def _blocks(group: list[Library]) -> list[list[Library]]:
@@ -207,16 +324,35 @@ def _blocks(group: list[Library]) -> list[list[Library]]:
     return [b for b in blocks if b]
 
 
-def _colour(units: list[Unit], kind: str, page_align: bool) -> int:
-    """First-fit interval colouring of ``kind``; returns the area's size."""
+def _colour(units: list[Unit], kind: str, page_align: bool,
+            previous: Previous | None = None) -> int:
+    """First-fit interval colouring of ``kind``; returns the area's size. With a
+    previous layout, every unit that still fits its old slot, and meets no other kept
+    unit in an image, keeps it; the others are placed first-fit around them."""
     busy: dict[str, list[tuple[int, int]]] = {}
     end = 0
+    placed = set()
+    for u in sorted(units, key=lambda u: -len(u.apps)) if previous else ():
+        old = previous.unit(u)
+        if old is None or kind not in old.offsets or u.sizes.get(kind, 0) > old.reserve[kind]:
+            continue
+        lo, hi = old.offsets[kind], old.offsets[kind] + old.reserve[kind]
+        if any(a < hi and lo < b for app in u.apps for a, b in busy.get(app, [])):
+            continue
+        u.offsets[kind], u.reserve[kind] = lo, hi - lo
+        placed.add(u.id)
+        for app in u.apps:
+            busy.setdefault(app, []).append((lo, hi))
+        end = max(end, hi)
     # Spoilt slots last: first-fit then puts them at the end of their images' areas,
     # where the image's own content can fill the rest of their last page.
     for u in sorted(units, key=lambda u: u.spoilt.get(kind, False)):
         size = u.sizes.get(kind, 0)
-        if size == 0:
+        if size == 0 or u.id in placed:
             continue
+        if previous and previous.unit(u) and kind in previous.unit(u).offsets:
+            previous.moved(u, kind, "outgrew its slot" if size > previous.unit(u).reserve[kind]
+                           else "meets another library's slot in a new image")
         step = max(PAGE, u.aligns[kind]) if page_align and kind not in PACKED_KINDS \
             else u.aligns[kind]
         taken = sorted(iv for app in u.apps for iv in busy.get(app, []))
@@ -225,10 +361,12 @@ def _colour(units: list[Unit], kind: str, page_align: bool) -> int:
             if offset + size <= lo:
                 break
             offset = max(offset, align_up(hi, step))
-        u.offsets[kind] = offset
+        u.offsets[kind], u.reserve[kind] = offset, size
         for app in u.apps:
             busy.setdefault(app, []).append((offset, offset + size))
         end = max(end, offset + size)
+    if previous:
+        end = max(end, previous.area_size(kind))
     return align_up(end, PAGE) if page_align and kind not in PACKED_KINDS else end
 
 
@@ -315,28 +453,41 @@ def _moved(ex: dict, units: list[Unit], kind: str) -> tuple[int, int]:
     return solid, slack
 
 
-def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions()) -> dict:
-    """The fleet's layout: areas, slots and one slice per app (see module doc)."""
+def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions(),
+               previous: dict | None = None) -> dict:
+    """The fleet's layout: areas, slots and one slice per app (see module doc). With
+    the ``previous`` layout (made with the same options), every slot that still fits
+    is kept, so only the apps whose libraries had to move are relinked."""
     if len(extracts) < 2:
         raise BadInput("need at least two unikernels to plan a shared layout")
-    units = _units(extracts, options)
-    sizes = {k: _colour(units, k, options.align) for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
+    old = Previous(previous) if previous and previous.get("options") == asdict(options) \
+        else None
+    units = _units(extracts, options, old)
+    if old:
+        _private_copies(units, old)
+    sizes = {k: _colour(units, k, options.align, old)
+             for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
     moving = _moving_areas(extracts, units, sizes, options) if options.moving else None
     if not options.moving:
         _tables_first(units, sizes)
     tls = _tls_totals(extracts, units, sizes)
-    bases = _bases(extracts, units, sizes, tls["tdata_total"], options)
+    if old:  # the TLS block keeps its shape while the new one fits in it
+        tls = {k: max(v, old.tls.get(k, 0)) for k, v in tls.items()}
+    bases = _bases(extracts, units, sizes, tls["tdata_total"], options, old)
     if TABLE in sizes:
         bases[TABLE] = bases["rodata"]
     layout = {
+        "version": LAYOUT_VERSION,
         "options": asdict(options),
         "apps": sorted(e["app"] for e in extracts),
         "areas": {k: {"base": bases.get(k), "size": sizes[k]} for k in sizes},
         "tls": tls,
         "units": [{"id": u.id, "apps": u.apps, "members": [lib.name for lib in u.members],
                    "variants": {lib.name: lib.holders for lib in u.members},
-                   "sizes": u.sizes, "offsets": u.offsets, "spoilt": u.spoilt}
+                   "sizes": u.sizes, "offsets": u.offsets, "spoilt": u.spoilt,
+                   "reserve": u.reserve, "raw_offsets": u.raw_offsets, "raw_sizes": u.raw_sizes}
                   for u in units],
+        "moves": old.moves if old else [],
         "slices": {e["app"]: _slice(e, units, bases, tls, options, moving)
                    for e in extracts},
     }
@@ -349,7 +500,7 @@ def _anchor_addr(ex: dict, kind: str) -> int:
 
 
 def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata_total: int,
-           options: PlanOptions) -> dict[str, int]:
+           options: PlanOptions, old: Previous | None = None) -> dict[str, int]:
     """Fleet-wide start of each area, walking the anchors in address order.
 
     After an area, an image continues with what its anchor held minus what moved
@@ -374,6 +525,8 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
             raise BadInput(f"--loc {options.loc:#x} must be page-aligned and at least "
                            f"{text_area:#x} (end of the largest boot code)")
         text_area = options.loc
+    elif old and (old.base("text") or 0) >= text_area:
+        text_area = old.base("text")
     bases = {"text": text_area}
     area_end = {e["app"]: text_area + sizes["text"] for e in extracts}
     for prev, kind in pairwise(kinds):
@@ -383,7 +536,17 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
             gap = _anchor_addr(e, kind) - _anchor_addr(e, prev)
             need = max(need, area_end[e["app"]] + gap - solid + slack + PAGE
                        + _grown(e, prev, kind))
-        bases[kind] = align_up(need, PAGE)
+        # Room for the previous area to grow (a library that outgrew its slot moves to
+        # its end), so the next plan can keep this base: address space, not file bytes,
+        # since areas of different kinds lie in different segments.
+        bases[kind] = align_up(need + max(AREA_SLACK, _headroom(need - bases[prev], options)),
+                               PAGE)
+        if old and old.base(kind) is not None:
+            if old.base(kind) >= need:
+                bases[kind] = old.base(kind)
+            else:
+                old.moves.append({"unit": f"the {kind} area", "kind": kind, "apps": ["all"],
+                                  "why": "an image's own content grew into it"})
         size = tdata_total if kind == "tdata" else sizes[kind]
         for e in extracts:
             area_end[e["app"]] = bases[kind] + size

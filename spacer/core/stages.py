@@ -91,12 +91,20 @@ def run_symbols(facts_file: Path, out: Path) -> None:
 
 
 def run_plan(extract_files: list[Path], symbol_files: list[Path], options: PlanOptions,
-             layout: OutputLayout) -> None:
+             layout: OutputLayout, replan: bool = False) -> None:
     """The fleet's layout, and one slice per app written only when it changed, so only
-    the apps whose slice moved are relinked. Tables are sized from the symbols stage."""
+    the apps whose slice moved are relinked. Tables are sized from the symbols stage.
+    The previous layout, if any, is kept as far as it can be, unless ``replan``."""
     extracts = [with_tables(read_json(p), read_json(s))
                 for p, s in zip(extract_files, symbol_files, strict=True)]
-    plan = plan_fleet(extracts, options)
+    previous = None
+    if layout.layout.is_file() and not replan:
+        try:
+            previous = read_json(layout.layout)
+        except (ValueError, OSError):
+            raise BadInput("the previous layout cannot be read", layout.layout,
+                           "run spacer align --replan") from None
+    plan = plan_fleet(extracts, options, previous)
     for app, piece in plan["slices"].items():
         write_json_atomic(layout.plan_slice(app), piece, only_if_changed=True)
     write_json_atomic(layout.layout, plan, only_if_changed=True)

@@ -33,12 +33,13 @@ run_extract, run_plan, run_lds, run_relink, run_verify, run_report = map(
 
 
 def align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: bool = False,
-                relink_only: bool = False, seed: int = 0) -> Iterator[dict]:
-    yield from versioned(_align_tasks(apps, out, options, verbose, relink_only, seed))
+                relink_only: bool = False, seed: int = 0,
+                replan: bool = False) -> Iterator[dict]:
+    yield from versioned(_align_tasks(apps, out, options, verbose, relink_only, seed, replan))
 
 
 def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose: bool,
-                 relink_only: bool, seed: int) -> Iterator[dict]:
+                 relink_only: bool, seed: int, replan: bool) -> Iterator[dict]:
     layout = OutputLayout(out)
     # What lds, relink and verify follow: the plan slice, or under --aslr 2 the map
     # that places the slice's libraries for this image.
@@ -64,10 +65,10 @@ def _align_tasks(apps: list[AppBuild], out: Path, options: PlanOptions, verbose:
         yield from symbols_tasks(apps, layout, dict(zip(names, facts, strict=True)))
         symbols = [layout.symbols(n) for n in names]
         yield {"basename": "plan", "doc": "one layout for the whole fleet",
-               "actions": [(run_plan, [facts, symbols, options, layout])],
+               "actions": [(run_plan, [facts, symbols, options, layout, replan])],
                "file_dep": [str(f) for f in [*facts, *symbols]],
                "targets": [str(layout.layout)] + [str(layout.plan_slice(n)) for n in names],
-               "config": {"options": asdict(options), "apps": names},
+               "config": {"options": asdict(options), "apps": names, "replan": replan},
                "clean": True}
         if options.moving:
             yield from aslr_tasks(apps, layout, seed)

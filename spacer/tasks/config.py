@@ -19,6 +19,7 @@ class Settings:
     apps: tuple[str, ...] = ()  # -u: the apps to align; empty means all
     plan: dict = field(default_factory=dict)  # planner options (loc, align, group, ...)
     seed: int = 0  # --aslr 2: the seed every image's placement is drawn from
+    replan: bool = False  # plan from scratch instead of keeping the previous layout
     verbose: bool = False
 
     @property
@@ -44,4 +45,5 @@ def settings_from_vars(get_var) -> Settings:
         plan={"aslr": int(get_var("aslr", "0") or 0),
               "same_mapping": get_var("same_mapping", "0") not in ("", "0")},
         seed=int(get_var("seed", "0") or 0, 0),
+        replan=get_var("replan", "0") not in ("", "0"),
     )

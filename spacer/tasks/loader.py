@@ -44,7 +44,7 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
     def task_align():
         yield from align_tasks(selected_apps(settings), settings.out_dir,
                                PlanOptions(**settings.plan), settings.verbose, relink_only,
-                               settings.seed)
+                               settings.seed, settings.replan)
 
     tasks = {"task_align": task_align,
              "DOIT_CONFIG": {"dep_file": str(settings.dep_file), "backend": "json",

@@ -1,0 +1,105 @@
+"""A fleet that changes: the plan keeps the previous layout, so adding, removing or
+rebuilding one app relinks only what must move (DESIGN.md section 8)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spacer.core.errors import BadInput
+from spacer.core.plan import plan_fleet
+from spacer.demo.apps import DEMO_APPS
+from spacer.demo.build import build_fleet
+from spacer.tasks.config import Settings
+from spacer.tasks.loader import run_tasks
+
+APPS = {a.name: a for a in DEMO_APPS}
+UKHASH = ("hashsum", "kvstore", "counter")  # the small fleet's holders of libukhash
+
+
+def _align(ws: Path, out: Path, **extra) -> list[str]:
+    code, ran, failures = run_tasks(Settings(workspace=ws, out=out, demo=False, **extra),
+                                    ["align"])
+    assert code == 0, failures
+    return ran
+
+
+def _relinked(ran: list[str]) -> set[str]:
+    return {t.split(":", 1)[1] for t in ran if t.startswith("relink:")}
+
+
+def _images(out: Path) -> dict[str, str]:
+    return {p.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((out / "apps").glob("*/*_qemu-x86_64"))}
+
+
+def test_new_app_relinks_alone(small_fleet):
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    shutil.rmtree(ws / "apps" / "counter")
+    _align(ws, out)
+    before = _images(out)
+    build_fleet(ws, [APPS["counter"]], src_root=small_fleet["src"])
+    ran = _align(ws, out)
+    assert _relinked(ran) == {"counter"}
+    after = _images(out)
+    assert {app: after[app] for app in before} == before, "existing images changed"
+
+
+def test_removed_app_relinks_nothing(small_fleet):
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    _align(ws, out)
+    before = _images(out)
+    shutil.rmtree(ws / "apps" / "hello")
+    ran = _align(ws, out)
+    assert _relinked(ran) == set()
+    assert {app: h for app, h in _images(out).items() if app != "hello"} == \
+        {app: h for app, h in before.items() if app != "hello"}
+
+
+def test_rebuilt_library_of_the_same_size_relinks_its_app(small_fleet):
+    ws, out, src = small_fleet["ws"], small_fleet["out"], small_fleet["src"]
+    _align(ws, out)
+    selftest = src / "libukhash" / "selftest.c"
+    selftest.write_text(selftest.read_text().replace('"123456789"', '"123456780"'))
+    build_fleet(ws, [APPS["hashsum"]], src_root=src)  # only hashsum is rebuilt
+    ran = _align(ws, out)
+    assert _relinked(ran) == {"hashsum"}
+
+
+def test_grown_library_moves_and_says_which_apps_relink(small_fleet):
+    ws, out, src = small_fleet["ws"], small_fleet["out"], small_fleet["src"]
+    _align(ws, out)
+    crc = src / "libukhash" / "crc.c"
+    crc.write_text(crc.read_text() + "\nconst unsigned char uk_hash_pad[20480] = { 1 };\n"
+                   "unsigned int uk_hash_grow(unsigned int x)\n{\n\treturn x * 7u + 1u;\n}\n")
+    build_fleet(ws, [APPS["hashsum"]], src_root=src)
+    ran = _align(ws, out)
+    relinked = _relinked(ran)
+    assert "hashsum" in relinked and "hello" not in relinked
+    moves = json.loads((out / "layout.json").read_text())["moves"]
+    assert moves and all("libukhash" in m["unit"] for m in moves)
+    assert relinked <= {"hashsum", *(app for m in moves for app in m["apps"])}
+
+
+def test_replan_reproduces_the_fresh_plan(small_fleet, tmp_path: Path):
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    shutil.rmtree(ws / "apps" / "counter")
+    _align(ws, out)
+    build_fleet(ws, [APPS["counter"]], src_root=small_fleet["src"])
+    _align(ws, out)
+    _align(ws, out, replan=True)
+    fresh = tmp_path / "fresh"
+    _align(ws, fresh)
+    assert _images(out) == _images(fresh)
+
+
+def test_layout_of_another_version_is_refused():
+    extract = {"app": "a", "objects": [], "anchors": {}, "anchor_addresses": {},
+               "text_head": 0}
+    previous = {"version": 1, "options": plan_fleet.__defaults__[0].__dict__}
+    with pytest.raises(BadInput, match="--replan"):
+        plan_fleet([extract, {**extract, "app": "b"}], plan_fleet.__defaults__[0], previous)
