@@ -1,13 +1,21 @@
-"""doit entry point: ``doit align [workspace=DIR] [out=DIR] [apps=a,b]``, ``doit fleet``,
-``doit relink:<app>``, ``doit list``. With no workspace, the demo fleet (built first)."""
+"""doit entry point: ``doit align [workspace=DIR] [aslr=1] ...``, ``doit fleet``,
+``doit relink:<app>``, ``doit list``, ``doit help align`` (every variable). With no
+workspace, the demo fleet (built first)."""
 
 import sys
 
 from doit import get_var
 
+from spacer.core.errors import SpacerError
 from spacer.tasks.config import settings_from_vars
-from spacer.tasks.loader import hold_output_lock, namespace
+from spacer.tasks.loader import hold_output_lock, namespace, selected_apps
 
-_settings = settings_from_vars(get_var)
+try:  # a bad workspace or variable is one line, as with `spacer align`
+    _settings = settings_from_vars(get_var)
+    if not _settings.demo:
+        selected_apps(_settings)
+except SpacerError as _err:
+    print(f"spacer: {_err.line()}", file=sys.stderr)
+    sys.exit(_err.exit_code)
 globals().update(namespace(_settings))
 hold_output_lock(_settings, sys.argv)  # one run per output folder, as `spacer align`

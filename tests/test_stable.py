@@ -103,3 +103,36 @@ def test_layout_of_another_version_is_refused():
     previous = {"version": 1, "options": plan_fleet.__defaults__[0].__dict__}
     with pytest.raises(BadInput, match="--replan"):
         plan_fleet([extract, {**extract, "app": "b"}], plan_fleet.__defaults__[0], previous)
+
+
+def _app_tasks(ran: list[str]) -> set[str]:
+    return {t.split(":", 1)[1] for t in ran if ":" in t}
+
+
+def test_changed_inputs_rerun_exactly_their_apps_tasks(small_fleet):
+    """Each kind of file a stage reads from a build, changed in one app only."""
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    _align(ws, out)
+    build = ws / "apps" / "hashsum" / "build"
+    # The platform linker script: the app's script is rewritten and the app relinked.
+    lds = build / "libkvmplat" / "link64.lds"
+    lds.write_text(lds.read_text() + "\n/* edited */\n")
+    ran = _align(ws, out)
+    assert {"extract:hashsum", "lds:hashsum", "relink:hashsum"} <= set(ran)
+    assert _app_tasks(ran) == {"hashsum"}
+    # An object (the relink and verify read it too), changed where no section is.
+    obj = build / "libukhash.o"
+    obj.write_bytes(obj.read_bytes() + b"\0" * 16)
+    ran = _align(ws, out)
+    assert {"extract:hashsum", "relink:hashsum", "verify:hashsum"} <= set(ran)
+    assert _app_tasks(ran) == {"hashsum"}
+    # A post-link record: the recipe changed, so the app is relinked with it.
+    strip_cmd = build / "hashsum_qemu-x86_64.cmd"
+    strip_cmd.write_text(strip_cmd.read_text().replace("strip -s", "strip -s -p"))
+    ran = _align(ws, out)
+    assert "relink:hashsum" in ran and _app_tasks(ran) == {"hashsum"}
+    # The original image: extract checks it and the report compares with it.
+    image = build / "hashsum_qemu-x86_64"
+    image.write_bytes(image.read_bytes() + b"\0" * 16)
+    ran = _align(ws, out)
+    assert {"extract:hashsum", "report"} <= set(ran) and _app_tasks(ran) == {"hashsum"}

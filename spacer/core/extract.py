@@ -9,7 +9,7 @@ from elftools.common.exceptions import ELFError
 from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
-from spacer.core.errors import BadInput
+from spacer.core.errors import BadInput, SpacerError
 from spacer.core.ldparse import Script, parse_script
 from spacer.core.objects import content_chunks, object_name, read_object
 from spacer.core.pages import image_pages
@@ -66,6 +66,26 @@ def image_sections(path: Path) -> dict[str, list[int]]:
                     if s["sh_flags"] & 2 and s.name}
         except (ELFError, ConstructError, ValueError, KeyError, IndexError, OSError) as exc:
             raise BadInput(f"not a valid ELF image ({exc})", path, "rebuild the unikernel") from None
+
+
+def recorded_inputs(app: AppBuild) -> list[str]:
+    """Every file the pipeline reads from ``app``'s build, as its recorded commands
+    name them: the objects, the linker scripts and the post-link programs. Empty when
+    the build is not there yet (the demo fleet before it is built): extract says
+    what is missing when it runs."""
+    try:
+        recipe = read_link_recipe(Path(app.link_cmd), Path(app.app_dir))
+    except SpacerError:
+        return []
+    tools = []
+    for step in recipe.postlink:
+        program = Path(step.argv[0])
+        program = program if program.is_absolute() else Path(recipe.cwd) / program
+        if program.is_file():
+            tools.append(str(program))
+    scripts = [path for _, path in recipe.scripts]
+    return sorted({*recipe.objects, *scripts, *tools, *(s.cmd_file for s in recipe.postlink
+                                                        if Path(s.cmd_file).is_file())})
 
 
 def extract_app(app: AppBuild) -> dict:
