@@ -184,7 +184,10 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
     for group in by_apps.values():
-        group.sort(key=lambda lib: (per_image_refs(lib, all_kinds), lib.name))
+        # Libraries whose bytes differ between images (per-image refs, or several
+        # variants among the holders) go last: they spoil fewer of the others' pages.
+        group.sort(key=lambda lib: (per_image_refs(lib, all_kinds)
+                                    + (len(set(lib.holders.values())) > 1), lib.name))
         for members in _blocks(group) if options.moving else [group]:
             extra = f"+{len(members) - 1}" if len(members) > 1 else ""
             units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
