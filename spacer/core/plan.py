@@ -314,16 +314,20 @@ def _blocks(group: list[Library]) -> list[list[Library]]:
     """Under ASLR, a group of libraries moves as several blocks, each at least
     ASLR_BLOCK bytes of code: more blocks give more orders (entropy), and each block
     costs up to a page of padding per kind, which small blocks would waste."""
+    def code(lib: Library) -> int:
+        return max((lib.extent(k)[0] for k in ("text", "rodata") if k in lib.kinds()),
+                   default=0)
+
     blocks: list[list[Library]] = [[lib] for lib in group if lib.pinned]
     blocks.append([])
     size = 0
-    for lib in (lib for lib in group if not lib.pinned):
+    # Largest first: a large library is a block of its own, small ones gather.
+    for lib in sorted((lib for lib in group if not lib.pinned), key=lambda lib: -code(lib)):
         if size >= ASLR_BLOCK:
             blocks.append([])
             size = 0
         blocks[-1].append(lib)
-        size += max((lib.extent(k)[0] for k in ("text", "rodata") if k in lib.kinds()),
-                    default=0)
+        size += code(lib)
     return [b for b in blocks if b]
 
 
