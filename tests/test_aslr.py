@@ -185,18 +185,6 @@ def test_aslr1_links_the_rebuilt_objects_and_leaves_builds_alone(aslr1: Path,
     assert not list(demo_workspace.rglob("*.o.d")), "no dependency file in the build"
 
 
-@pytest.mark.boot
-@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
-@pytest.mark.parametrize("name", PICKED)
-def test_aslr1_image_behaves_like_the_original(aslr1: Path, name: str):
-    entry = json.loads((aslr1 / "manifest.json").read_text())["apps"][name]
-    original = boot(Path(entry["original"]["image"]), timeout=30)
-    relinked = boot(Path(entry["aligned"]["image"]), timeout=30)
-    assert not relinked.timed_out
-    assert relinked.output == original.output
-    assert relinked.exit_code == original.exit_code == APPS[name].exit_code
-
-
 # --- --aslr 2: every image its own placement -------------------------------------
 
 def _align(ws: Path, out: Path, seed: int = 0, apps: tuple[str, ...] = PICKED) -> list[str]:
@@ -250,9 +238,11 @@ def test_aslr2_same_seed_same_images_other_seed_other_layout(aslr2: Path,
 
 @pytest.mark.boot
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
+@pytest.mark.parametrize("mode", ["aslr1", "aslr2"])
 @pytest.mark.parametrize("name", PICKED)
-def test_aslr2_image_behaves_like_the_original(aslr2: Path, name: str):
-    entry = json.loads((aslr2 / "manifest.json").read_text())["apps"][name]
+def test_image_behaves_like_the_original(request, mode: str, name: str):
+    out = request.getfixturevalue(mode)
+    entry = json.loads((out / "manifest.json").read_text())["apps"][name]
     original = boot(Path(entry["original"]["image"]), timeout=30)
     relinked = boot(Path(entry["aligned"]["image"]), timeout=30)
     assert not relinked.timed_out
