@@ -227,10 +227,18 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
                                                                        required=True)
-    from spacer import bench_align, bench_fuzz, bench_interrupt, bench_memory, bench_runtime
+    from spacer import (
+        bench_align,
+        bench_changes,
+        bench_fuzz,
+        bench_interrupt,
+        bench_memory,
+        bench_runtime,
+    )
 
     bench_align.add_parser(bench)
     bench_runtime.add_parser(bench)
+    bench_changes.add_parser(bench)
     bench_memory.add_parser(bench)
     bench_fuzz.add_parser(bench)
     bench_interrupt.add_parser(bench)
