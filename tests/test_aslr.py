@@ -18,6 +18,7 @@ from elftools.elf.relocation import RelocationSection
 from spacer.core.indirect import GOT_TYPES, R_X86_64_PC32, redirect_got, table_symbol
 from spacer.core.qemu import boot
 from spacer.core.rebuild import pic_flags
+from spacer.core.symbols import app_symbols
 from spacer.demo.apps import DEMO_APPS
 from spacer.demo.build import build_fleet
 from spacer.tasks.config import Settings
@@ -142,6 +143,93 @@ def test_redirected_object_links_and_computes_the_same(tiny: Path):
                     "-o", str(exe)], check=True)
     proc = subprocess.run([str(exe)], check=False)
     assert proc.returncode == 0, "the redirected references computed wrong values"
+
+
+LOCAL_S = """
+	.text
+	.globl via_mov
+via_mov:				/* mov GOT -> lea */
+	movq lf@GOTPCREL(%rip), %rax
+	jmp *%rax
+	.globl via_call
+via_call:				/* call *GOT -> addr32 call */
+	subq $8, %rsp
+	call *lf@GOTPCREL(%rip)
+	addq $8, %rsp
+	ret
+	.globl via_jmp
+via_jmp:				/* jmp *GOT -> jmp; nop (a tail call stays one) */
+	jmp *lf@GOTPCREL(%rip)
+	.globl via_movq
+via_movq:				/* not relaxable: a table slot through an alias */
+	movq lf@GOTPCREL(%rip), %xmm0
+	movq %xmm0, %rax
+	jmp *%rax
+	.globl via_own
+via_own:				/* a global the object defines: library-internal */
+	movq own@GOTPCREL(%rip), %rax
+	jmp *%rax
+	.globl own
+own:
+	movl $7, %eax
+	ret
+lf:
+	movl $42, %eax
+	ret
+	.section .note.GNU-stack,"",@progbits
+"""
+LOCAL_MAIN = """
+extern int via_mov(void), via_call(void), via_jmp(void), via_movq(void), via_own(void);
+void _start(void)
+{
+    long rc = !(via_mov() == 42 && via_call() == 42 && via_jmp() == 42
+                && via_movq() == 42 && via_own() == 7);
+    __asm__ volatile("syscall" :: "a"(60), "D"(rc));
+}
+"""
+
+
+def test_got_loads_of_own_symbols_become_pc_relative_and_still_run(tmp_path: Path):
+    (tmp_path / "t.s").write_text(LOCAL_S)
+    (tmp_path / "main.c").write_text(LOCAL_MAIN)
+    subprocess.run(["gcc", "-c", str(tmp_path / "t.s"), "-o", str(tmp_path / "t.o")],
+                   check=True)
+    subprocess.run(["gcc", "-O2", "-fno-pic", "-c", str(tmp_path / "main.c"), "-o",
+                    str(tmp_path / "main.o")], check=True)
+    entries = redirect_got(tmp_path / "t.o", tmp_path / "t.spacer.o", "libt")
+    # Only the movq load needs a slot; every other GOT load became PC-relative.
+    assert [e.symbol for e in entries] == ["__spacer_local_libt_0"]
+    after = _got_relocs(tmp_path / "t.spacer.o")
+    assert not any(types & set(GOT_TYPES) for types in after.values())
+    assert after["own"] == {R_X86_64_PC32}
+    quads = " ".join(f"QUAD({e.symbol})" for e in entries)
+    (tmp_path / "t.lds").write_text(LDS % f".spacer.got : {{ {table_symbol('libt')} = .; "
+                                          f"{quads} }}")
+    exe = tmp_path / "t.elf"
+    subprocess.run(["gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-T," + str(tmp_path / "t.lds"),
+                    str(tmp_path / "main.o"), str(tmp_path / "t.spacer.o"), "-o", str(exe)],
+                   check=True)
+    assert subprocess.run([str(exe)], check=False).returncode == 0
+
+
+def test_symbols_stage_names_direct_references_by_type(tmp_path: Path):
+    """Absolute addresses (mov $sym, a pointer table) cannot go through a table: the
+    symbols stage lists them by relocation type and definer."""
+    (tmp_path / "abs.c").write_text(
+        "extern int target(int);\nextern int data_word;\n"
+        "int (*const table[])(int) = { target };\n"
+        "void *addr(void) { return &data_word; }\n")
+    obj = tmp_path / "libabs.o"
+    subprocess.run(["gcc", "-O2", "-fno-pic", "-mcmodel=small", "-c", str(tmp_path / "abs.c"),
+                    "-o", str(obj)], check=True)
+    facts = {"app": "t", "objects": [{"name": "libabs", "path": str(obj), "digest": "d",
+                                      "defined": ["addr", "table"], "kinds": {}}]}
+    refs = app_symbols(facts)["libraries"]["libabs"]
+    kinds = {(r["symbol"], r["type"]) for r in refs["direct"]}
+    assert ("target", "R_X86_64_64") in kinds
+    assert ("data_word", "R_X86_64_32") in kinds
+    assert all(r["defined_by"] is None for r in refs["direct"])
+    assert refs["through_table"] == 0 and refs["table"] == []
 
 
 @pytest.fixture(scope="module")
