@@ -120,6 +120,39 @@ def cmd_report(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(ns: argparse.Namespace) -> int:
+    """``spacer plan --diff``: what a fresh plan would relink and gain, measured by
+    aligning the fleet afresh into a scratch folder (the outputs are not touched)."""
+    import tempfile
+
+    from spacer.core.fileio import read_json
+    from spacer.tasks.loader import run_tasks
+
+    settings = _settings(ns)
+    layout = settings.out_dir / "layout.json"
+    if not layout.is_file():
+        say(f"{settings.out_dir}: no layout yet (run spacer align first)")
+        return BAD_INPUT
+    options = read_json(layout)["options"]
+    with tempfile.TemporaryDirectory(prefix="spacer-replan-") as tmp:
+        fresh = replace(settings, out=Path(tmp), plan=options, replan=True)
+        code, _, failures = run_tasks(fresh, ["align"])
+        if code != 0:
+            return _finish(code, failures, None, ns.verbose)
+        apps = sorted(p.stem for p in (Path(tmp) / "plan").glob("*.json"))
+        moved = [app for app in apps
+                 if not (settings.out_dir / "plan" / f"{app}.json").is_file()
+                 or read_json(settings.out_dir / "plan" / f"{app}.json")
+                 != read_json(Path(tmp) / "plan" / f"{app}.json")]
+        now = read_json(settings.out_dir / "report.json")["aligned"]["readonly"]["distinct"]
+        after = read_json(Path(tmp) / "report.json")["aligned"]["readonly"]["distinct"]
+    print(f"a replan would relink {len(moved)} of {len(apps)} apps"
+          f"{': ' + ', '.join(moved) if moved else ''}")
+    print(f"read-only distinct pages: {now} now, {after} after a replan "
+          f"({now - after:+d} pages)")
+    return 0
+
+
 def _finish(code: int, failures: list, done: str | None, verbose: bool = False) -> int:
     """Exit status of a doit run; on failure print its first failure, once."""
     if code == 0:
@@ -218,6 +251,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show every command run, and the traceback of an internal error")
     p.set_defaults(func=cmd_align)
+
+    p = sub.add_parser("plan", help="what a fresh plan would relink and gain",
+                       description="With --diff: align the fleet afresh (--replan) into a "
+                       "scratch folder and print which apps a replan would relink and the "
+                       "read-only pages it would gain. The outputs are not touched.")
+    _workspace_arg(p)
+    p.add_argument("-o", "--out", type=Path, metavar="OUT", help="output folder")
+    p.add_argument("--diff", action="store_true", required=True,
+                   help="compare the current layout with a fresh plan")
+    _verbose_arg(p)
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("report", help="show the sharing figures of the last align")
     _workspace_arg(p)
