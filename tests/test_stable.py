@@ -136,3 +136,21 @@ def test_changed_inputs_rerun_exactly_their_apps_tasks(small_fleet):
     image.write_bytes(image.read_bytes() + b"\0" * 16)
     ran = _align(ws, out)
     assert {"extract:hashsum", "report"} <= set(ran) and _app_tasks(ran) == {"hashsum"}
+
+
+def test_plan_diff_measures_a_replan_without_touching_the_outputs(small_fleet, capsys):
+    from spacer.cli import main
+
+    ws, out, src = small_fleet["ws"], small_fleet["out"], small_fleet["src"]
+    _align(ws, out)
+    crc = src / "libukhash" / "crc.c"  # grown: the kept layout now differs from a fresh one
+    crc.write_text(crc.read_text() + "\nconst unsigned char uk_hash_pad[20480] = { 1 };\n")
+    build_fleet(ws, [APPS["hashsum"]], src_root=src)
+    _align(ws, out)
+    before = _images(out)
+    capsys.readouterr()
+    assert main(["plan", "--diff", "-w", str(ws), "-o", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("a replan would relink ") and " of 4 apps" in lines[-2]
+    assert lines[-1].startswith("read-only distinct pages: ")
+    assert _images(out) == before
