@@ -20,8 +20,7 @@ from __future__ import annotations
 import re
 
 from spacer.core.ldparse import OutputSection, Script, Statement, parse_script
-from spacer.core.placement import TLS_KINDS, find_anchors
-from spacer.core.plan import TABLE
+from spacer.core.placement import TABLE, TLS_KINDS, find_anchors
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 

@@ -14,7 +14,9 @@ others start at a fleet-wide base placed after the largest image's preceding
 content. TLS slots are offsets inside the TLS block, padded so that the block has
 one size in every image: x86-64 TLS offsets count back from the block's end.
 
-The planner is a pure function of the extracted facts and the options.
+The planner is a pure function of the extracted facts, the options and the previous
+layout, which it keeps where it still fits (:mod:`spacer.core.previous`). Under
+``--aslr 2`` the libraries move as blocks (:mod:`spacer.core.blocks`).
 """
 
 from __future__ import annotations
@@ -26,25 +28,25 @@ from itertools import pairwise
 from spacer.core.errors import BadInput
 from spacer.core.indirect import SLOT
 from spacer.core.pages import PAGE_SIZE as PAGE
-from spacer.core.placement import SEPARATE_KINDS, TLS_KINDS, align_up
+from spacer.core.blocks import blocks_of, moving_areas
+from spacer.core.placement import (
+    ABSOLUTE_KINDS,
+    PACKED_KINDS,
+    SEPARATE_KINDS,
+    TABLE,
+    TLS_KINDS,
+    align_up,
+)
+from spacer.core.previous import LAYOUT_VERSION, Previous, private_copies
 from spacer.core.sharing import packed_bound
 
-ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides in its rodata slot
-# Indirection tables (``--aslr 1``): one per library, packed at 8-byte alignment at
-# the start of the read-only area; every table page differs per image anyway.
-TABLE = "got"
-PACKED_KINDS = (*TLS_KINDS, TABLE)
 # Areas whose bases are fixed one after the other; the TLS block gets a fixed place
 # so that its bounds (_tls_start, _etdata, _tls_end), which shared code reads, are
 # equal everywhere.
 AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
-LAYOUT_VERSION = 2
 HEADROOM = 0.0  # extra room per library; 0.1 cost 7% more read-only pages (see README)
 AREA_SLACK = 64 << 10  # free room after each area
-ASLR_BITS = 16  # placement entropy each image's shared libraries get together (--aslr 2)
-MAX_GAP_PAGES = 256
-ASLR_BLOCK = 16384
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 
 
@@ -188,7 +190,7 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
         # variants among the holders) go last: they spoil fewer of the others' pages.
         group.sort(key=lambda lib: (per_image_refs(lib, all_kinds)
                                     + (len(set(lib.holders.values())) > 1), lib.name))
-        for members in _blocks(group) if options.moving else [group]:
+        for members in blocks_of(group) if options.moving else [group]:
             extra = f"+{len(members) - 1}" if len(members) > 1 else ""
             units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
     for u in units:
@@ -224,111 +226,8 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
     return units
 
 
-def _private_copies(units: list[Unit], old: Previous) -> None:
-    """A new image that holds two libraries whose kept slots overlap (they never met in
-    one image before) links the smaller one as its own, at another address: it gives
-    up sharing that library, and no other image relinks."""
-    kept = [u for u in units if old.unit(u)]
-    for kind in (*ABSOLUTE_KINDS, *PACKED_KINDS):
-        busy: dict[str, list[tuple[int, int, Unit]]] = {}
-        for u in sorted(kept, key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id)):
-            prev = old.unit(u)
-            if kind not in prev.offsets or u.sizes.get(kind, 0) > prev.reserve.get(kind, 0):
-                continue
-            lo, hi = prev.offsets[kind], prev.offsets[kind] + prev.reserve[kind]
-            for app in list(u.apps):
-                hit = next((v for a, b, v in busy.get(app, []) if a < hi and lo < b), None)
-                if hit is not None and app not in old.apps:
-                    u.apps.remove(app)
-                    old.moves.append({"unit": u.id, "kind": kind, "apps": [],
-                                      "why": f"{app} links its own copy: its slot meets "
-                                             f"{hit.id}'s there"})
-            for app in u.apps:
-                busy.setdefault(app, []).append((lo, hi, u))
-
-
 def _headroom(size: int, options: PlanOptions) -> int:
     return math.ceil(size * options.headroom) if size else 0
-
-
-class OldUnit:
-    """A unit of the previous layout: where it was and how much room it had."""
-
-    def __init__(self, data: dict, table_pages: int):
-        self.members: list[str] = data["members"]
-        self.offsets: dict[str, int] = dict(data["offsets"])
-        if "rodata" in self.offsets:
-            self.offsets["rodata"] -= table_pages  # the tables came first
-        self.reserve: dict[str, int] = data["reserve"]
-        self.sizes: dict[str, int] = data["raw_sizes"]
-        self.raw: dict[str, list[int]] = data["raw_offsets"]
-
-    def fits(self, kind: str, sizes: dict[str, int]) -> list[int] | None:
-        """The old member offsets of ``kind`` (in the order of ``sizes``), if every
-        member still fits the room it had; else None."""
-        if kind not in self.raw or set(sizes) != set(self.members):
-            return None
-        old = dict(zip(self.members, self.raw[kind], strict=True))
-        order = sorted(self.members, key=lambda m: old[m])
-        ends = {m: old[n] for m, n in pairwise(order)}
-        ends[order[-1]] = self.sizes.get(kind, 0)
-        if any(old[m] + sizes[m] > ends[m] for m in self.members):
-            return None
-        return [old[m] for m in sizes]
-
-
-class Previous:
-    """The layout of the previous run, which a new plan keeps as far as it can
-    (DESIGN.md section 8); and the moves it had to make."""
-
-    def __init__(self, layout: dict):
-        version = layout.get("version")
-        if version != LAYOUT_VERSION:
-            raise BadInput(f"layout.json has format version {version}, this spacer writes "
-                           f"{LAYOUT_VERSION}", hint="run spacer align --replan")
-        pages = layout["areas"].get(TABLE, {}).get("size", 0)
-        self.units = {tuple(sorted(u["members"])): OldUnit(u, pages) for u in layout["units"]}
-        self.libraries = {m for u in layout["units"] for m in u["members"]}
-        self.unit_of = {m: u["id"] for u in layout["units"] for m in u["members"]}
-        self.areas: dict[str, dict] = layout["areas"]
-        self.tls: dict = layout["tls"]
-        self.apps: set[str] = set(layout["apps"])
-        self.moves: list[dict] = []
-
-    def unit(self, u: Unit) -> OldUnit | None:
-        return self.units.get(tuple(sorted(lib.name for lib in u.members)))
-
-    def moved(self, u: Unit, kind: str, why: str) -> None:
-        self.moves.append({"unit": u.id, "kind": kind, "why": why,
-                           "apps": sorted(set(u.apps) & self.apps)})
-
-    def area_size(self, kind: str) -> int:
-        return self.areas.get(kind, {}).get("size", 0) if kind != "rodata" else \
-            self.areas.get(kind, {}).get("size", 0) - self.areas.get(TABLE, {}).get("size", 0)
-
-    def base(self, kind: str) -> int | None:
-        return self.areas.get(kind, {}).get("base")
-
-
-def _blocks(group: list[Library]) -> list[list[Library]]:
-    """Under ASLR, a group of libraries moves as several blocks, each at least
-    ASLR_BLOCK bytes of code: more blocks give more orders (entropy), and each block
-    costs up to a page of padding per kind, which small blocks would waste."""
-    def code(lib: Library) -> int:
-        return max((lib.extent(k)[0] for k in ("text", "rodata") if k in lib.kinds()),
-                   default=0)
-
-    blocks: list[list[Library]] = [[lib] for lib in group if lib.pinned]
-    blocks.append([])
-    size = 0
-    # Largest first: a large library is a block of its own, small ones gather.
-    for lib in sorted((lib for lib in group if not lib.pinned), key=lambda lib: -code(lib)):
-        if size >= ASLR_BLOCK:
-            blocks.append([])
-            size = 0
-        blocks[-1].append(lib)
-        size += code(lib)
-    return [b for b in blocks if b]
 
 
 def _colour(units: list[Unit], kind: str, page_align: bool,
@@ -389,60 +288,6 @@ def _tables_first(units: list[Unit], sizes: dict[str, int]) -> None:
     sizes[TABLE] = pages
 
 
-def _block(u: Unit) -> int:
-    """Under ASLR a library moves as one block: every kind of its sections (its table at
-    the end of its data) keeps one distance to the others, so its position-independent
-    code stays the same bytes. Each area gives the block the same page-rounded room."""
-    data = u.sizes.get("data", 0)
-    if TABLE in u.sizes:
-        data = align_up(data, 8) + u.sizes[TABLE]
-    return max(align_up(n, PAGE) for n in (u.sizes.get("text", 0), u.sizes.get("rodata", 0),
-                                           data, u.sizes.get("bss", 0)))
-
-
-def gap_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
-    """Fewest random gap choices (a power of two, in pages) before each of ``units``
-    libraries that give an image ``bits`` of placement entropy, orders included."""
-    order = 0.0 if same_mapping else math.log2(math.factorial(units))
-    gap = 1
-    while units and order + units * math.log2(gap) < bits and gap < MAX_GAP_PAGES:
-        gap *= 2
-    return gap
-
-
-def _moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
-                  options: PlanOptions) -> dict:
-    """Room for every image's randomly placed blocks: one size for the text, read-only,
-    data and bss areas, the largest any image can need. The tables travel in the
-    blocks, so there is no table area."""
-    blocks = {u.id: _block(u) for u in units}
-    # Pinned blocks first, at one offset in every image; the others move after them.
-    pinned, first_free = {}, 0
-    for u in sorted((u for u in units if blocks[u.id] and _pinned(u)), key=lambda u: u.id):
-        pinned[u.id] = first_free
-        first_free += blocks[u.id]
-    per_app: dict[str, dict] = {}
-    for ex in extracts:
-        mine = [u for u in units if ex["app"] in u.apps and blocks[u.id]]
-        per_app[ex["app"]] = {"units": mine, "gap_pages": 0,
-                              "moving": [u for u in mine if u.id not in pinned]}
-    area = first_free
-    for info in per_app.values():
-        moving = info["moving"]
-        info["gap_pages"] = gap = gap_pages(len(moving), options.same_mapping)
-        area = max(area, first_free + sum(blocks[u.id] for u in moving)
-                   + len(moving) * (gap - 1) * PAGE)
-    for kind in ABSOLUTE_KINDS:
-        sizes[kind] = area
-    sizes.pop(TABLE, None)
-    return {"blocks": blocks, "apps": per_app, "area": area, "pinned": pinned,
-            "first_free": first_free}
-
-
-def _pinned(u: Unit) -> bool:
-    return any(lib.pinned for lib in u.members)
-
-
 def _slotted(app: str, units: list[Unit]) -> set[str]:
     """Names of the libraries of ``app`` that have slots."""
     return {lib.name for u in units if app in u.apps for lib in u.members}
@@ -471,10 +316,10 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions(),
         else None
     units = _units(extracts, options, old)
     if old:
-        _private_copies(units, old)
+        private_copies(units, old)
     sizes = {k: _colour(units, k, options.align, old)
              for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
-    moving = _moving_areas(extracts, units, sizes, options) if options.moving else None
+    moving = moving_areas(extracts, units, sizes, options) if options.moving else None
     if not options.moving:
         _tables_first(units, sizes)
     tls = _tls_totals(extracts, units, sizes)

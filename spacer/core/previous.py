@@ -1,0 +1,102 @@
+"""The previous layout, which a new plan keeps as far as it can (DESIGN.md section 8).
+
+``layout.json`` is state: every slot in it that still fits is kept, so adding,
+removing or rebuilding one app relinks only what must move. :class:`Previous`
+reads it (refusing another format version), answers where a unit was and how much
+room it had, and collects the moves a plan had to make.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from spacer.core.errors import BadInput
+from spacer.core.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE
+
+if TYPE_CHECKING:
+    from spacer.core.plan import Unit
+
+LAYOUT_VERSION = 2
+
+
+class OldUnit:
+    """A unit of the previous layout: where it was and how much room it had."""
+
+    def __init__(self, data: dict, table_pages: int):
+        self.members: list[str] = data["members"]
+        self.offsets: dict[str, int] = dict(data["offsets"])
+        if "rodata" in self.offsets:
+            self.offsets["rodata"] -= table_pages  # the tables came first
+        self.reserve: dict[str, int] = data["reserve"]
+        self.sizes: dict[str, int] = data["raw_sizes"]
+        self.raw: dict[str, list[int]] = data["raw_offsets"]
+
+    def fits(self, kind: str, sizes: dict[str, int]) -> list[int] | None:
+        """The old member offsets of ``kind`` (in the order of ``sizes``), if every
+        member still fits the room it had; else None."""
+        if kind not in self.raw or set(sizes) != set(self.members):
+            return None
+        old = dict(zip(self.members, self.raw[kind], strict=True))
+        order = sorted(self.members, key=lambda m: old[m])
+        ends = {m: old[n] for m, n in pairwise(order)}
+        ends[order[-1]] = self.sizes.get(kind, 0)
+        if any(old[m] + sizes[m] > ends[m] for m in self.members):
+            return None
+        return [old[m] for m in sizes]
+
+
+class Previous:
+    """The layout of the previous run, which a new plan keeps as far as it can
+    (DESIGN.md section 8); and the moves it had to make."""
+
+    def __init__(self, layout: dict):
+        version = layout.get("version")
+        if version != LAYOUT_VERSION:
+            raise BadInput(f"layout.json has format version {version}, this spacer writes "
+                           f"{LAYOUT_VERSION}", hint="run spacer align --replan")
+        pages = layout["areas"].get(TABLE, {}).get("size", 0)
+        self.units = {tuple(sorted(u["members"])): OldUnit(u, pages) for u in layout["units"]}
+        self.libraries = {m for u in layout["units"] for m in u["members"]}
+        self.unit_of = {m: u["id"] for u in layout["units"] for m in u["members"]}
+        self.areas: dict[str, dict] = layout["areas"]
+        self.tls: dict = layout["tls"]
+        self.apps: set[str] = set(layout["apps"])
+        self.moves: list[dict] = []
+
+    def unit(self, u: Unit) -> OldUnit | None:
+        return self.units.get(tuple(sorted(lib.name for lib in u.members)))
+
+    def moved(self, u: Unit, kind: str, why: str) -> None:
+        self.moves.append({"unit": u.id, "kind": kind, "why": why,
+                           "apps": sorted(set(u.apps) & self.apps)})
+
+    def area_size(self, kind: str) -> int:
+        return self.areas.get(kind, {}).get("size", 0) if kind != "rodata" else \
+            self.areas.get(kind, {}).get("size", 0) - self.areas.get(TABLE, {}).get("size", 0)
+
+    def base(self, kind: str) -> int | None:
+        return self.areas.get(kind, {}).get("base")
+
+
+def private_copies(units: list[Unit], old: Previous) -> None:
+    """A new image that holds two libraries whose kept slots overlap (they never met in
+    one image before) links the smaller one as its own, at another address: it gives
+    up sharing that library, and no other image relinks."""
+    kept = [u for u in units if old.unit(u)]
+    for kind in (*ABSOLUTE_KINDS, *PACKED_KINDS):
+        busy: dict[str, list[tuple[int, int, Unit]]] = {}
+        for u in sorted(kept, key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id)):
+            prev = old.unit(u)
+            if kind not in prev.offsets or u.sizes.get(kind, 0) > prev.reserve.get(kind, 0):
+                continue
+            lo, hi = prev.offsets[kind], prev.offsets[kind] + prev.reserve[kind]
+            for app in list(u.apps):
+                hit = next((v for a, b, v in busy.get(app, []) if a < hi and lo < b), None)
+                if hit is not None and app not in old.apps:
+                    u.apps.remove(app)
+                    old.moves.append({"unit": u.id, "kind": kind, "apps": [],
+                                      "why": f"{app} links its own copy: its slot meets "
+                                             f"{hit.id}'s there"})
+            for app in u.apps:
+                busy.setdefault(app, []).append((lo, hi, u))
