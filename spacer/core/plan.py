@@ -47,6 +47,7 @@ AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
 HEADROOM = 0.0  # extra room per library; 0.1 cost 7% more read-only pages (see README)
 AREA_SLACK = 64 << 10  # free room after each area
+TLS_SLACK = 1024  # free room in each TLS section
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 
 
@@ -78,6 +79,9 @@ class Library:
     name: str
     variants: dict[str, dict] = field(default_factory=dict)  # digest -> object facts
     holders: dict[str, str] = field(default_factory=dict)  # app -> digest it links
+    # Apps that link their own copy at another address: a new app whose variant does
+    # not fit the slot the previous layout kept (its variant is not in the slot).
+    private: set[str] = field(default_factory=set)
 
     @property
     def apps(self) -> list[str]:
@@ -87,7 +91,9 @@ class Library:
         return {k for v in self.variants.values() for k in v["kinds"]}
 
     def extent(self, kind: str) -> tuple[int, int]:
-        parts = [v["kinds"][kind] for v in self.variants.values() if kind in v["kinds"]]
+        live = {d for app, d in self.holders.items() if app not in self.private}
+        parts = [v["kinds"][kind] for d, v in self.variants.items()
+                 if kind in v["kinds"] and d in live] or [{"size": 0, "align": 1}]
         return max(p["size"] for p in parts), max(p["align"] for p in parts)
 
     @property
@@ -193,6 +199,9 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
         for members in blocks_of(group) if options.moving else [group]:
             extra = f"+{len(members) - 1}" if len(members) > 1 else ""
             units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
+    if previous:
+        for lib in shared:
+            previous.private_variants(lib)
     for u in units:
         old = previous.unit(u) if previous else None
         for kind in sorted({k for lib in u.members for k in lib.kinds()}):
@@ -208,7 +217,7 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
                                    for lib in u.members}) if old else None
             if kept is not None:  # every member still fits its old room: keep it
                 u.member_offsets[kind] = kept
-                u.sizes[kind] = max(offset, old.sizes[kind])
+                u.sizes[kind] = old.sizes[kind]
         u.raw_offsets = {k: list(v) for k, v in u.member_offsets.items()}
         u.raw_sizes = dict(u.sizes)
         for kind in u.sizes:
@@ -290,7 +299,8 @@ def _tables_first(units: list[Unit], sizes: dict[str, int]) -> None:
 
 def _slotted(app: str, units: list[Unit]) -> set[str]:
     """Names of the libraries of ``app`` that have slots."""
-    return {lib.name for u in units if app in u.apps for lib in u.members}
+    return {lib.name for u in units if app in u.apps for lib in u.members
+            if app not in lib.private}
 
 
 def _moved(ex: dict, units: list[Unit], kind: str) -> tuple[int, int]:
@@ -322,9 +332,10 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions(),
     moving = moving_areas(extracts, units, sizes, options) if options.moving else None
     if not options.moving:
         _tables_first(units, sizes)
-    tls = _tls_totals(extracts, units, sizes)
-    if old:  # the TLS block keeps its shape while the new one fits in it
-        tls = {k: max(v, old.tls.get(k, 0)) for k, v in tls.items()}
+    # The TLS block keeps its shape while what it must hold fits in it; else it gets
+    # room for a new app's own TLS too: a larger block changes every image's offsets.
+    tls = {k: old.tls[k] if old and old.tls.get(k, 0) >= need else
+           align_up(need + TLS_SLACK, 64) for k, need in _tls_totals(extracts, units, sizes).items()}
     bases = _bases(extracts, units, sizes, tls["tdata_total"], options, old)
     if TABLE in sizes:
         bases[TABLE] = bases["rodata"]
@@ -429,8 +440,8 @@ def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) 
                     mine = align_up(mine, part["align"]) + part["size"]
             own[kind] = max(own[kind], mine)
     # Shared slots first, then the image's own TLS, padded to one size for all.
-    return {"tdata_total": align_up(sizes["tdata"] + own["tdata"], 64),
-            "tbss_total": align_up(sizes["tbss"] + own["tbss"], 64)}
+    return {"tdata_total": sizes["tdata"] + own["tdata"],
+            "tbss_total": sizes["tbss"] + own["tbss"]}
 
 
 def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
@@ -449,6 +460,8 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
     def parts_of(u: Unit, kind: str) -> list[dict]:
         parts = []
         for lib, offset in zip(u.members, u.member_offsets.get(kind, []), strict=False):
+            if app in lib.private:
+                continue
             part = lib.variants[lib.holders[app]]["kinds"].get(kind)
             if part:
                 parts.append({"lib": lib.name, "digest": lib.holders[app], "offset": offset,
@@ -456,7 +469,9 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                               "keep": part["keep"]})
                 if kind == TABLE:
                     parts[-1]["table"] = lib.variants[lib.holders[app]]["table"]
-        return parts
+        # In address order: a kept slot keeps its members' old offsets, whose order
+        # may differ from the members' order now.
+        return sorted(parts, key=lambda p: p["offset"])
 
     anchors = dict(ex["anchors"])
     if TABLE in bases:
@@ -478,7 +493,8 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                         "size": moving["blocks"][u.id], "parts": parts_of(u, kind) + table,
                         "spoilt": False}
             else:
-                slot = {"unit": u.id, "offset": u.offsets[kind], "size": u.sizes[kind],
+                slot = {"unit": u.id, "offset": u.offsets[kind],
+                    "size": u.reserve.get(kind, u.sizes[kind]),
                         "address": None if base is None else base + u.offsets[kind],
                         "parts": parts_of(u, kind), "spoilt": u.spoilt.get(kind, False)}
             if kind == "rodata":
@@ -489,7 +505,7 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             areas[kind] = {"anchor": anchor["output"], "split": anchor["split"], "slots": slots,
                            "separate": kind in SEPARATE_KINDS or kind == TABLE}
     has_tls = any(k in areas for k in TLS_KINDS)
-    libs = {lib.name: lib for u in mine for lib in u.members}
+    libs = {lib.name: lib for u in mine for lib in u.members if app not in lib.private}
     # Tables of the app's own (unshared) libraries: anywhere in its own read-only data.
     private_tables = [o["table"] for o in ex["objects"]
                       if o.get("table") and o["table"]["entries"] and o["name"] not in libs]

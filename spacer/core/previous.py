@@ -15,7 +15,7 @@ from spacer.core.errors import BadInput
 from spacer.core.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE
 
 if TYPE_CHECKING:
-    from spacer.core.plan import Unit
+    from spacer.core.plan import Library, Unit
 
 LAYOUT_VERSION = 2
 
@@ -31,6 +31,15 @@ class OldUnit:
         self.reserve: dict[str, int] = data["reserve"]
         self.sizes: dict[str, int] = data["raw_sizes"]
         self.raw: dict[str, list[int]] = data["raw_offsets"]
+
+    def room(self, member: str, kind: str) -> int:
+        """Bytes ``member`` had for ``kind`` (up to the next member or the slot's end);
+        unbounded for a kind it did not have a slot for."""
+        if kind not in self.raw:
+            return 1 << 62
+        old = dict(zip(self.members, self.raw[kind], strict=True))
+        later = [o for o in old.values() if o > old[member]]
+        return min(later, default=self.sizes.get(kind, 0)) - old[member]
 
     def fits(self, kind: str, sizes: dict[str, int]) -> list[int] | None:
         """The old member offsets of ``kind`` (in the order of ``sizes``), if every
@@ -63,6 +72,24 @@ class Previous:
         self.tls: dict = layout["tls"]
         self.apps: set[str] = set(layout["apps"])
         self.moves: list[dict] = []
+
+    def private_variants(self, lib: Library) -> None:
+        """A new app whose variant of ``lib`` does not fit the room ``lib`` had links
+        its own copy (``lib.private``): it gives up sharing that library alone, and no
+        image of the previous layout relinks."""
+        old = next((u for u in self.units.values() if lib.name in u.members), None)
+        if old is None:
+            return
+        for app, digest in sorted(lib.holders.items()):
+            if app in self.apps:
+                continue
+            sizes = {k: part["size"] for k, part in lib.variants[digest]["kinds"].items()}
+            too_big = [k for k, size in sizes.items() if size > old.room(lib.name, k)]
+            if too_big:
+                lib.private.add(app)
+                self.moves.append({"unit": lib.name, "kind": ", ".join(too_big), "apps": [],
+                                   "why": f"{app} links its own copy: its variant does not "
+                                          f"fit the slot"})
 
     def unit(self, u: Unit) -> OldUnit | None:
         return self.units.get(tuple(sorted(lib.name for lib in u.members)))
