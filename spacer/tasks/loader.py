@@ -12,7 +12,7 @@ import sys
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
-from spacer.core.outdir import OutputBusy, acquire, output_lock
+from spacer.core.outdir import OutputBusy, acquire, output_lock, remove_leftovers
 from spacer.core.plan import PlanOptions
 from spacer.core.workspace import AppBuild, check_output_folder, find_apps, select_apps
 from spacer.tasks.align import align_tasks
@@ -73,6 +73,21 @@ def parallel_args(jobs: int) -> list[str]:
     return [] if jobs <= 1 else ["-n", str(jobs), "-P", "process"]
 
 
+def _join_workers(timeout: float = 10.0) -> bool:
+    """Wait for doit's ``-j`` workers: on an interrupt doit terminates them without
+    waiting, and each removes its relink scratch on the way out; the output folder's
+    lock stays held until they are gone."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        child.join(timeout)
+        if child.is_alive():  # stopped while holding a queue lock: it would never end
+            child.kill()
+            child.join()
+    return bool(children)
+
+
 def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
               extra: list[str] | None = None, jobs: int = 1,
               style: str = "auto") -> tuple[int, list[str], list[Failure]]:
@@ -85,8 +100,15 @@ def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
     RichReporter.caller_prints_first = True
     try:
         with output_lock(settings.out_dir):
-            code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []), *parallel_args(jobs),
-                                                       *targets])
+            try:
+                code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []),
+                                                           *parallel_args(jobs), *targets])
+            except BaseException:
+                # A worker stopped between two steps may leave scratch: all are gone
+                # now and the lock is still ours, so clear it as the next run would.
+                if _join_workers():
+                    remove_leftovers(settings.out_dir)
+                raise
     finally:
         RichReporter.style = "auto"
         RichReporter.caller_prints_first = False
