@@ -63,10 +63,15 @@ def _settings(ns: argparse.Namespace, plan: dict | None = None) -> Settings:
 def cmd_fleet(ns: argparse.Namespace) -> int:
     from spacer.tasks.loader import run_tasks
 
-    settings = Settings(workspace=ns.workspace or DEMO_WORKSPACE, demo=True, count=ns.count)
-    code, _, failures = run_tasks(settings, ["fleet"])
+    settings = Settings(workspace=ns.workspace or DEMO_WORKSPACE, demo=True, count=ns.count,
+                        verbose=ns.verbose)
+    code, _, failures = run_tasks(settings, ["fleet"], jobs=ns.jobs, style=_style(ns))
     return _finish(code, failures, f"demo fleet in {settings.workspace.resolve()}/apps",
                    ns.verbose)
+
+
+def _style(ns: argparse.Namespace) -> str:
+    return "plain" if getattr(ns, "plain", False) else "auto"
 
 
 def cmd_boot(ns: argparse.Namespace) -> int:
@@ -102,7 +107,8 @@ def cmd_align(ns: argparse.Namespace) -> int:
         say(f"{settings.out_dir}: no plan yet (run spacer align first)")
         return BAD_INPUT
     targets = ["align"] if not settings.demo else ["fleet", "align"]
-    code, _, failures = run_tasks(settings, targets, relink_only=ns.relink_only)
+    code, _, failures = run_tasks(settings, targets, relink_only=ns.relink_only,
+                                  jobs=ns.jobs, style=_style(ns))
     if code == 0:
         from spacer.report_view import show_report
 
@@ -176,6 +182,17 @@ def _workspace_arg(p: argparse.ArgumentParser) -> None:
                         f"./{DEMO_WORKSPACE})")
 
 
+def _run_args(p: argparse.ArgumentParser) -> None:
+    from spacer.tasks.loader import default_jobs
+
+    p.add_argument("-j", "--jobs", type=int, default=default_jobs(), metavar="N",
+                   help="run N tasks at a time (default: the number of cores, "
+                        f"{default_jobs()} here); the outputs do not depend on N")
+    p.add_argument("--plain", action="store_true",
+                   help="one line per stage instead of the live progress display "
+                        "(the default when the output is not a terminal)")
+
+
 def _verbose_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show the traceback of an internal error")
@@ -195,6 +212,7 @@ def parser() -> argparse.ArgumentParser:
     _workspace_arg(p)
     p.add_argument("--count", type=int, default=0, metavar="N",
                    help="add N generated apps (deterministic) for scale tests")
+    _run_args(p)
     _verbose_arg(p)
     p.set_defaults(func=cmd_fleet)
 
@@ -248,6 +266,7 @@ def parser() -> argparse.ArgumentParser:
                    "it can be, so only the apps whose libraries must move are relinked")
     p.add_argument("--relink-only", action="store_true",
                    help="relink with the existing plan and linker scripts")
+    _run_args(p)
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show every command run, and the traceback of an internal error")
     p.set_defaults(func=cmd_align)

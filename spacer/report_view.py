@@ -17,35 +17,32 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     report = read_json(Path(out_dir) / "report.json")
     before, after = report["original"], report["aligned"]
     table = Table(title=f"Static page sharing of {before['images']} images "
-                        f"(4 KiB pages; distinct = what perfect deduplication keeps)")
-    table.add_column("pages", min_width=len("readonly padding (zero, gap fill)"),
-                     overflow="fold")
-    table.add_column("original", justify="right", no_wrap=True, min_width=len("original"))
-    table.add_column("aligned", justify="right", no_wrap=True, min_width=len("aligned"))
+                        f"(4 KiB pages)", title_justify="left")
+    table.add_column("pages", no_wrap=True)
+    for part in ("read-only", "writable"):
+        table.add_column(f"{part}\noriginal", justify="right", no_wrap=True)
+        table.add_column(f"{part}\naligned", justify="right", no_wrap=True)
     # "frames saved" is the real saving: padding is counted on its own row, not in it.
-    labels = {"total": "total", "distinct": "distinct", "zero": "zero",
+    labels = {"total": "total", "distinct": "distinct (dedup keeps)", "zero": "zero",
               "padding": "padding (zero, gap fill)", "shared": "shared",
               "frames_saved": "frames saved"}
-    for part in ("readonly", "writable"):
-        for key, label in labels.items():
-            table.add_row(f"{part} {label}", str(before[part].get(key, "")),
-                          str(after[part].get(key, "")))
-    table.add_row("read-only packed bound", "", str(report["packed_bound"]))
-    if report["quality"] is not None:
-        table.add_row("aligned distinct read-only / bound", "", f"{report['quality']:.2f}x")
-    sizes = report["apps"].values()
-    table.add_row("image bytes, all apps", str(sum(a["original_bytes"] for a in sizes)),
-                  str(sum(a["aligned_bytes"] for a in sizes)))
+    for key, label in labels.items():
+        table.add_row(label, *(str(side[part].get(key, "")) for part in ("readonly", "writable")
+                               for side in (before, after)))
     console.print(table)
+    sizes = report["apps"].values()
+    quality = "" if report["quality"] is None else f", aligned distinct {report['quality']:.2f}x"
+    console.print(f"read-only packed bound: {report['packed_bound']} pages{quality}", markup=False)
+    console.print(f"image bytes, all apps: {sum(a['original_bytes'] for a in sizes):,} original, "
+                  f"{sum(a['aligned_bytes'] for a in sizes):,} aligned", markup=False)
     libs = report["shared_libraries"]
-    console.print(f"pages of {libs['libraries']} shared library variants, each compared across "
-                  f"every image linking it: {libs['identical_pages']} identical, "
-                  f"{libs['differing_pages']} differing ({libs['extra_copies']} extra copies)")
+    console.print(f"{libs['libraries']} shared variants, pages across holders: "
+                  f"{libs['identical_pages']} identical, {libs['differing_pages']} differ "
+                  f"({libs['extra_copies']} extra copies)", markup=False)
     culprits = Counter(s for page in report["differing_pages"] for s in page["symbols"])
     if culprits:
-        names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(8))
-        console.print(f"symbols whose per-image addresses keep pages apart: {names}",
-                      markup=False)
+        names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(4))
+        console.print(f"keeping pages apart: {names}", markup=False)
     layout_file = Path(out_dir) / "layout.json"
     moves: dict[str, dict] = {}
     for move in read_json(layout_file).get("moves", []) if layout_file.is_file() else []:
@@ -57,9 +54,10 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
                       f"{', '.join(move['apps']) or 'no existing app'}", markup=False)
     refs = report.get("references")
     if refs:
-        direct = ", ".join(f"{t} {n}" for t, n in refs["direct_by_type"].items()) or "none"
+        direct = ", ".join(f"{t.removeprefix('R_X86_64_')} {n}"
+                           for t, n in refs["direct_by_type"].items()) or "none"
         console.print(f"references leaving a library: {refs['through_tables']} through "
-                      f"tables; direct, per library variant: {direct}", markup=False)
+                      f"tables; direct: {direct}", markup=False)
     layouts = report.get("aslr_layouts")
     if layouts:
         console.print(f"ASLR (seed {layouts['seed']}): {layouts['distinct_layouts']} distinct "

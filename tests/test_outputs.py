@@ -95,4 +95,4 @@ def test_padding_is_not_a_saving(small_fleet):
     assert ro["frames_saved"] == len(content) - len({p.digest for p in content})
     assert ro["frames_saved"] < ro["total"] - ro["distinct"] - padding // 2
     text = _render_report(small_fleet["out"])
-    assert "readonly padding (zero, gap fill)" in text
+    assert "padding (zero, gap fill)" in text

@@ -147,6 +147,9 @@ def aslr_summary(maps: list[dict]) -> dict:
             "apps": len(maps)}
 
 
+REPORT_SCHEMA = "spacer-report/1"  # README "report.json": bump when a field changes meaning
+
+
 def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
     """Static sharing of the original and the aligned fleet; the manifest of images."""
     extracts = {a.name: read_json(layout.extract(a.name)) for a in apps}
@@ -157,6 +160,7 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
     sharing = compare_fleet([read_json(layout.verify(a.name)) for a in apps])
     bound = plan["packed_bound"]
     report = {
+        "schema": REPORT_SCHEMA,
         "apps": {a.name: {"original_bytes": os.path.getsize(o), "aligned_bytes": os.path.getsize(n)}
                  for a, o, n in zip(apps, original, aligned, strict=True)},
         "original": asdict(before),

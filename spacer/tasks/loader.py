@@ -6,12 +6,13 @@ so a run of one is seen as done by the other.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
-from spacer.core.outdir import OutputBusy, acquire, output_lock
+from spacer.core.outdir import OutputBusy, acquire, output_lock, remove_leftovers
 from spacer.core.plan import PlanOptions
 from spacer.core.workspace import AppBuild, check_output_folder, find_apps, select_apps
 from spacer.tasks.align import align_tasks
@@ -48,7 +49,8 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
 
     tasks = {"task_align": task_align,
              "DOIT_CONFIG": {"dep_file": str(settings.dep_file), "backend": "json",
-                             "default_tasks": ["align"], "verbosity": 2 if settings.verbose else 1}}
+                             "default_tasks": ["align"], "verbosity": 2 if settings.verbose else 1,
+                             "reporter": RichReporter}}
     if settings.demo:
         tasks["task_fleet"] = task_fleet
     if settings.demo or settings.workspace.is_dir():  # never create a missing workspace
@@ -57,15 +59,59 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
     return tasks
 
 
+def default_jobs() -> int:
+    """The cores this process may run on: the default of ``-j``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def parallel_args(jobs: int) -> list[str]:
+    """doit's options for ``jobs`` tasks at a time: its process runner (``-n N``); the
+    task actions need no pickling, since the workers are forked with the tasks."""
+    return [] if jobs <= 1 else ["-n", str(jobs), "-P", "process"]
+
+
+def _join_workers(timeout: float = 10.0) -> bool:
+    """Wait for doit's ``-j`` workers: on an interrupt doit terminates them without
+    waiting, and each removes its relink scratch on the way out; the output folder's
+    lock stays held until they are gone."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        child.join(timeout)
+        if child.is_alive():  # stopped while holding a queue lock: it would never end
+            child.kill()
+            child.join()
+    return bool(children)
+
+
 def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
-              extra: list[str] | None = None) -> tuple[int, list[str], list[Failure]]:
-    """Run ``targets`` through doit's API: doit's exit code, the tasks run, the failures.
-    The output folder's lock is held throughout (:class:`OutputBusy` if another run
-    holds it)."""
+              extra: list[str] | None = None, jobs: int = 1,
+              style: str = "auto") -> tuple[int, list[str], list[Failure]]:
+    """Run ``targets`` through doit's API, ``jobs`` tasks at a time: doit's exit code,
+    the tasks run, the failures. ``style`` is the reporter's (see
+    :mod:`spacer.tasks.progress`). The output folder's lock is held throughout
+    (:class:`OutputBusy` if another run holds it)."""
     ns = namespace(settings, relink_only)
-    ns["DOIT_CONFIG"]["reporter"] = RichReporter
-    with output_lock(settings.out_dir):
-        code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []), *targets])
+    RichReporter.style = "verbose" if settings.verbose else style
+    RichReporter.caller_prints_first = True
+    try:
+        with output_lock(settings.out_dir):
+            try:
+                code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []),
+                                                           *parallel_args(jobs), *targets])
+            except BaseException:
+                # A worker stopped between two steps may leave scratch: all are gone
+                # now and the lock is still ours, so clear it as the next run would.
+                if _join_workers():
+                    remove_leftovers(settings.out_dir)
+                raise
+    finally:
+        RichReporter.style = "auto"
+        RichReporter.caller_prints_first = False
     return code, list(RichReporter.executed), list(RichReporter.failures)
 
 
