@@ -134,7 +134,9 @@ def bench_workspace(root: Path, workspace: Path, apps: tuple[str, ...], jobs: in
     return row
 
 
-def _in_scratch(keep: Path | None, name: str, work) -> dict:
+def in_scratch(keep: Path | None, name: str, work):
+    """``work(root)`` in ``keep/name`` (emptied first, kept after), else in a temporary
+    folder removed after."""
     if keep:
         root = keep / name
         shutil.rmtree(root, ignore_errors=True)
@@ -147,10 +149,10 @@ def _in_scratch(keep: Path | None, name: str, work) -> dict:
 def run(ns: argparse.Namespace) -> int:
     out = Console(width=80)
     if ns.workspace:
-        rows = [_in_scratch(ns.keep, "workspace", lambda root: bench_workspace(
+        rows = [in_scratch(ns.keep, "workspace", lambda root: bench_workspace(
             root, ns.workspace, tuple(ns.uks or ()), ns.jobs))]
     else:
-        rows = [_in_scratch(ns.keep, f"count-{count}",
+        rows = [in_scratch(ns.keep, f"count-{count}",
                             lambda root, count=count: bench_fleet(root, count, ns.jobs))
                 for count in ns.count]
     show(rows, out)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shutil
-import tempfile
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from spacer.bench_align import in_scratch
 from spacer.core.errors import ExternalFailure
 from spacer.core.fileio import read_json
 
@@ -106,12 +106,7 @@ def bench(root: Path, count: int) -> list[dict]:
 
 
 def run(ns: argparse.Namespace) -> int:
-    if ns.keep:
-        ns.keep.mkdir(parents=True, exist_ok=True)
-        rows = bench(ns.keep, ns.count)
-    else:
-        with tempfile.TemporaryDirectory(prefix="spacer-bench-") as tmp:
-            rows = bench(Path(tmp), ns.count)
+    rows = in_scratch(ns.keep, "changes", lambda root: bench(root, ns.count))
     table = Table(title="A fleet that changes: relinks per change")
     table.add_column("change")
     table.add_column("apps relinked")

@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from spacer.bench_align import in_scratch
 from spacer.core.errors import ExternalFailure
 from spacer.core.fileio import read_json
 
@@ -92,12 +92,7 @@ def bench(root: Path, runs: int) -> list[dict]:
 
 def run(ns: argparse.Namespace) -> int:
     console = Console()
-    if ns.keep:
-        ns.keep.mkdir(parents=True, exist_ok=True)
-        rows = bench(ns.keep, ns.runs)
-    else:
-        with tempfile.TemporaryDirectory(prefix="spacer-bench-") as tmp:
-            rows = bench(Path(tmp), ns.runs)
+    rows = in_scratch(ns.keep, "runtime", lambda root: bench(root, ns.runs))
     base = rows[0]
     table = Table(title=f"Call loop (2,000,000 x strlen, memcpy, strcmp), median of {ns.runs} "
                         "boots; QEMU TCG, an upper bound on hardware cost")
