@@ -3,9 +3,11 @@
     spacer fleet  [-w DIR] [--count N]     build the demo fleet (incremental)
     spacer boot   IMAGE [--append ARGS]    boot one image under QEMU, exit with its code
     spacer align  [-w DIR] [-o OUT] ...    relink a fleet so shared libraries share pages
+    spacer plan   --diff [-w DIR] [-o OUT] what a replan would relink and gain
     spacer report [-w DIR] [-o OUT]        show the last align's sharing figures
-    spacer bench  align|memory|fuzz|interrupt ...
-                                           measure spacer and the memory a fleet uses;
+    spacer bench  align|runtime|changes|memory|fuzz|interrupt ...
+                                           measure spacer, the tables' run-time cost,
+                                           a changing fleet, the memory a fleet uses;
                                            damaged inputs, interrupted runs
 
 ``align`` and ``fleet`` run the same doit tasks as ``doit align`` / ``doit fleet``

@@ -1,9 +1,12 @@
-"""doit tasks of the align pipeline: extract, plan, lds, relink, verify, report, align.
+"""doit tasks of the align pipeline: extract, pic (``--aslr``), symbols, plan, aslr
+(``--aslr 2``), lds, relink, verify, report, align.
 
 Every arrow of the pipeline is a file; doit's md5 check on those files decides what
-reruns. The plan writes one slice per app and leaves unchanged slices untouched,
-so a change in one app relinks only the apps whose slice moved. The options that
-change a stage's output are given to ``config_changed``.
+reruns. The plan keeps the previous layout and writes one slice per app, leaving
+unchanged slices untouched, so a change in one app relinks only the apps whose
+slice moved. The settings that change a stage's output, and spacer's own code, are
+given to ``config_changed``; every file a stage reads from a build is in its
+``file_dep``.
 """
 
 from __future__ import annotations
