@@ -124,9 +124,10 @@ def bench_workspace(root: Path, workspace: Path, apps: tuple[str, ...], jobs: in
     """A full align of ``workspace`` (only read) into a scratch output folder."""
     from spacer.core.workspace import find_apps, select_apps
 
+    selected = select_apps(find_apps(workspace), apps)  # a bad workspace: one line, now
     settings = Settings(workspace=workspace, out=root / "out", demo=False, apps=apps)
     full, ran, stages = _timed_align(settings, jobs)
-    row = {"apps": len(select_apps(find_apps(workspace), apps)), "full_s": full,
+    row = {"apps": len(selected), "full_s": full,
            "stages": stages, "tasks": [len(ran)], "workspace": str(workspace.resolve())}
     if jobs > 1:
         row["parallel"] = _serial_vs_parallel(settings, jobs, full, root)
