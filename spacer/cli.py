@@ -311,6 +311,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
+    # doit's -j workers get the signal only from a terminal; stop them now, or the
+    # interpreter would wait at exit for workers that wait for their next task.
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
     raise KeyboardInterrupt
 
 
