@@ -187,9 +187,9 @@ def _workspace_arg(p: argparse.ArgumentParser) -> None:
 def _run_args(p: argparse.ArgumentParser) -> None:
     from spacer.tasks.loader import default_jobs
 
-    p.add_argument("-j", "--jobs", type=int, default=default_jobs(), metavar="N",
-                   help="run N tasks at a time (default: the number of cores, "
-                        f"{default_jobs()} here); the outputs do not depend on N")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help=f"run N tasks at a time (default 1; {default_jobs()} cores here); "
+                        "the outputs do not depend on N")
     p.add_argument("--plain", action="store_true",
                    help="one line per stage instead of the live progress display "
                         "(the default when the output is not a terminal)")

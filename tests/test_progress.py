@@ -110,11 +110,11 @@ def compare_outputs(one: Path, two: Path) -> None:
     assert manifest == (one / "manifest.json").read_text()
 
 
-def test_jobs_default_to_the_cores():
+def test_jobs_are_opt_in():
     from spacer.cli import parser
-    from spacer.tasks.loader import default_jobs, parallel_args
+    from spacer.tasks.loader import parallel_args
 
-    assert parser().parse_args(["align"]).jobs == default_jobs() >= 1
+    assert parser().parse_args(["align"]).jobs == 1
     assert parser().parse_args(["fleet", "-j", "3"]).jobs == 3
     assert parallel_args(1) == []
     assert parallel_args(2) == ["-n", "2", "-P", "process"]
