@@ -92,6 +92,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(pic_flags(argv), check=True)
     subprocess.run(["gcc", "-O2", "-fno-pic", "-c", str(d / "main.c"), "-o", str(d / "main.o")],
                    check=True)
+    start = d / "start.c"  # a static Linux program's entry: exit(check() ? 0 : 1)
+    start.write_text("extern int check(void);\nvoid _start(void) {\n"
+                     "  long rc = check() ? 0 : 1;\n"
+                     "  __asm__ volatile(\"syscall\" :: \"a\"(60), \"D\"(rc));\n}\n")
+    subprocess.run(["gcc", "-O2", "-fno-pic", "-c", str(start), "-o", str(d / "start.o")],
+                   check=True)
     return d
 
 
@@ -131,18 +137,30 @@ def test_redirected_object_links_and_computes_the_same(tiny: Path):
                      else f"QUAD({e.symbol})" for e in entries)
     table = f".spacer.got : {{ {table_symbol('libtiny')} = .; {quads} }}"
     (tiny / "t.lds").write_text(LDS % table)
-    start = tiny / "start.c"
-    start.write_text("extern int check(void);\nvoid _start(void) {\n"
-                     "  long rc = check() ? 0 : 1;\n"
-                     "  __asm__ volatile(\"syscall\" :: \"a\"(60), \"D\"(rc));\n}\n")
-    subprocess.run(["gcc", "-O2", "-fno-pic", "-c", str(start), "-o", str(tiny / "start.o")],
-                   check=True)
     exe = tiny / "t.elf"
     subprocess.run(["gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-T," + str(tiny / "t.lds"),
                     str(tiny / "start.o"), str(tiny / "main.o"), str(tiny / "lib.spacer.o"),
                     "-o", str(exe)], check=True)
     proc = subprocess.run([str(exe)], check=False)
     assert proc.returncode == 0, "the redirected references computed wrong values"
+
+
+def test_direct_copy_calls_foreign_symbols_without_a_table(tiny: Path):
+    """The copy for an image that keeps the library to itself: every GOT load of a
+    defined symbol becomes PC-relative; only the weak undefined one keeps a slot."""
+    entries = redirect_got(tiny / "lib.o", tiny / "lib.direct.o", "libtiny", direct=True)
+    assert [(e.symbol, e.weak) for e in entries] == [("weak_fn", True)]
+    after = _got_relocs(tiny / "lib.direct.o")
+    assert after["other_fn"] == {R_X86_64_PC32} and after["counter"] == {R_X86_64_PC32}
+    assert not any(types & set(GOT_TYPES) for types in after.values())
+    table = (f".spacer.got : {{ {table_symbol('libtiny')} = .; "
+             "QUAD(DEFINED(weak_fn) ? weak_fn : 0) }")
+    (tiny / "d.lds").write_text(LDS % table)
+    exe = tiny / "d.elf"
+    subprocess.run(["gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-T," + str(tiny / "d.lds"),
+                    str(tiny / "start.o"), str(tiny / "main.o"), str(tiny / "lib.direct.o"),
+                    "-o", str(exe)], check=True)
+    assert subprocess.run([str(exe)], check=False).returncode == 0
 
 
 LOCAL_S = """

@@ -75,6 +75,10 @@ def _got_sites(elf: ELFFile, local: bool = False):
                 yield sec, index, rel, sym
 
 
+def _weak_undefined(sym) -> bool:
+    return sym["st_info"]["bind"] == "STB_WEAK" and sym["st_shndx"] == "SHN_UNDEF"
+
+
 def table_entries(path: Path) -> list[TableEntry]:
     """The symbols ``path`` reaches through its GOT, in slot order (sorted by name, so
     variants that refer to the same symbols get the same table layout)."""
@@ -82,21 +86,26 @@ def table_entries(path: Path) -> list[TableEntry]:
         elf = ELFFile(f)
         found: dict[str, bool] = {}
         for _, _, _, sym in _got_sites(elf):
-            weak = sym["st_info"]["bind"] == "STB_WEAK" and sym["st_shndx"] == "SHN_UNDEF"
+            weak = _weak_undefined(sym)
             found[sym.name] = found.get(sym.name, True) and weak
     return [TableEntry(name, found[name]) for name in sorted(found)]
 
 
-def redirect_got(source: Path, out: Path, library: str) -> list[TableEntry]:
+def redirect_got(source: Path, out: Path, library: str, direct: bool = False) -> list[TableEntry]:
     """Write ``source`` to ``out`` with every GOT relocation aimed at the library's table;
-    return the table's entries. ``source`` is not modified; ``out`` appears whole."""
+    return the table's entries. ``source`` is not modified; ``out`` appears whole.
+
+    With ``direct``, every GOT load that has a PC-relative form takes it, whoever
+    defines the symbol: the copy for an image that keeps the library to itself, whose
+    pages are private anyway, so a table would only cost an indirect call. Loads of
+    weak undefined symbols and those without such a form still use the table."""
     name = table_symbol(library)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
         Path(tmp).write_bytes(Path(source).read_bytes())
-        aliases = _relax_local(Path(tmp), library)
+        aliases = _relax_local(Path(tmp), library, direct)
         entries = sorted(table_entries(Path(tmp))
                          + [TableEntry(alias, False) for alias in sorted(set(aliases.values()))],
                          key=lambda e: e.symbol)
@@ -128,15 +137,17 @@ def _local_key(elf: ELFFile, sym) -> tuple[str, int]:
     return elf.get_section(sym["st_shndx"]).name, sym["st_value"]
 
 
-def _relax_local(path: Path, library: str) -> dict[tuple[str, int], str]:
+def _relax_local(path: Path, library: str, direct: bool = False) -> dict[tuple[str, int], str]:
     """GOT loads of the library's own symbols (local ones, and globals it defines
-    strongly) made PC-relative in place (see module doc); the local ones that cannot
-    be get an alias name: (section, value) -> alias."""
+    strongly; with ``direct``, every global but a weak undefined one) made PC-relative
+    in place (see module doc); the local ones that cannot be get an alias name:
+    (section, value) -> alias."""
     data = bytearray(path.read_bytes())
     aliases: dict[tuple[str, int], str] = {}
     with path.open("rb") as f:
         elf = ELFFile(f)
-        own = [site for site in _got_sites(elf) if _defined_here(site[3])]
+        own = [site for site in _got_sites(elf) if _defined_here(site[3])
+               or (direct and not _weak_undefined(site[3]))]
         for sec, i, rel, sym in [*_got_sites(elf, local=True), *own]:
             target = elf.get_section(sec["sh_info"])
             at = target["sh_offset"] + rel["r_offset"]  # the disp32

@@ -7,7 +7,7 @@ at the library's own table (:mod:`spacer.core.indirect`). The result has the
 shape of the extract stage's output, with the rebuilt objects' facts, so the
 planner works on what will really be linked; each object also names its
 ``original`` path (the one the link command and the scripts' patterns use) and
-its table.
+its table, and a ``direct`` copy for images whose copy of the library is private.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ def pic_app(extract: dict, out_root: Path, jobs: int = 2,
         facts["table"] = {"symbol": table_symbol(name),
                           "entries": [[e.symbol, e.weak] for e in entries]}
         facts["original"] = path
+        # The copy for an image that keeps the library to itself: its calls go direct.
+        direct = out_root / "direct" / Path(path).name
+        facts["direct"] = {"path": str(direct), "table": {
+            "symbol": table_symbol(name),
+            "entries": [[e.symbol, e.weak] for e in redirect_got(rebuilt[path], direct, name,
+                                                                 direct=True)]}}
         # What the rebuild added per kind: the original image's layout, on which the
         # planner bases its estimates, did not have it.
         facts["grown"] = {k: grown for k, part in facts["kinds"].items() if k != "got"

@@ -506,9 +506,11 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                            "separate": kind in SEPARATE_KINDS or kind == TABLE}
     has_tls = any(k in areas for k in TLS_KINDS)
     libs = {lib.name: lib for u in mine for lib in u.members if app not in lib.private}
-    # Tables of the app's own (unshared) libraries: anywhere in its own read-only data.
-    private_tables = [o["table"] for o in ex["objects"]
-                      if o.get("table") and o["table"]["entries"] and o["name"] not in libs]
+    # The app's own (unshared) libraries link their direct copy (their pages are
+    # private: a table would only cost indirect calls); what still needs a table
+    # gets it anywhere in the image's own read-only data.
+    own = [o.get("direct", o) for o in ex["objects"] if o["name"] not in libs]
+    private_tables = [o["table"] for o in own if o.get("table") and o["table"]["entries"]]
     return {
         "app": ex["app"],
         "text_start": _anchor_addr(ex, "text"),
@@ -519,7 +521,8 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         "areas": areas,
         "tls": tls if has_tls else None,
         "objects": {o.get("original", o["path"]): link_path(lib)
-                    if (lib := libs.get(o["name"])) else o["path"] for o in ex["objects"]},
+                    if (lib := libs.get(o["name"])) else o.get("direct", o)["path"]
+                    for o in ex["objects"]},
         "private_tables": private_tables,
         "aslr": None if moving is None else {
             "bases": {k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
