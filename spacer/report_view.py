@@ -47,11 +47,13 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     moves: dict[str, dict] = {}
     for move in read_json(layout_file).get("moves", []) if layout_file.is_file() else []:
         entry = moves.setdefault(move["unit"], {"kinds": [], "why": move["why"],
-                                                "apps": move["apps"]})
+                                                "apps": move["apps"], "lost": 0})
         entry["kinds"].append(move["kind"])
+        entry["lost"] += move.get("pages_lost", 0)
     for unit, move in moves.items():
         console.print(f"moved {unit} ({', '.join(move['kinds'])}): {move['why']}; relinks "
-                      f"{', '.join(move['apps']) or 'no existing app'}", markup=False)
+                      f"{', '.join(move['apps']) or 'no existing app'}; {move['lost']} "
+                      "read-only pages of sharing lost against a fresh plan", markup=False)
     refs = report.get("references")
     if refs:
         direct = ", ".join(f"{t.removeprefix('R_X86_64_')} {n}"

@@ -177,3 +177,31 @@ def test_same_input_same_plan(extracts, opts):
     again = copy.deepcopy(extracts)
     assert plan_fleet(extracts, opts) == plan_fleet(again, opts)
     assert extracts == again, "the planner does not modify its input"
+
+
+def _fleet(sizes: dict[str, int]) -> list[dict]:
+    """Apps holding one shared library, ``libukhash``, whose code has the given size."""
+    extracts = []
+    for app, size in sizes.items():
+        objects = [_object(app, "libukhash", f"libukhash:{size}", {
+                       "kinds": {"text": {"size": size, "align": 16}}, "refs": [],
+                       "defined": ["libukhash_fn"]}),
+                   _object(app, f"app{app}", f"app{app}:own", {
+                       "kinds": {"text": {"size": 100, "align": 16}}, "refs": [],
+                       "defined": ["main"]})]
+        anchors, addresses = _anchors(objects, 0)
+        extracts.append({"app": app, "objects": objects, "anchors": anchors,
+                         "anchor_addresses": addresses, "text_head": 0})
+    return extracts
+
+
+def test_a_new_variant_too_big_for_its_slot_costs_its_own_pages():
+    """The new app keeps its own copy; the move says how many pages a fresh plan
+    would have shared, and no existing app relinks."""
+    first = plan_fleet(_fleet({"a": 3000, "b": 3000}))
+    grown = _fleet({"a": 3000, "b": 3000, "c": 3 * PAGE + 10})
+    again = plan_fleet(grown, PlanOptions(), first)
+    (move,) = again["moves"]
+    assert move["unit"] == "libukhash" and move["apps"] == [] and "c links" in move["why"]
+    assert move["pages_lost"] == 4
+    assert again["slices"]["a"] == first["slices"]["a"]

@@ -37,7 +37,7 @@ from spacer.core.placement import (
     TLS_KINDS,
     align_up,
 )
-from spacer.core.previous import LAYOUT_VERSION, Previous, private_copies
+from spacer.core.previous import LAYOUT_VERSION, Previous, private_copies, readonly_pages
 from spacer.core.sharing import packed_bound
 
 # Areas whose bases are fixed one after the other; the TLS block gets a fixed place
@@ -169,9 +169,13 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
             continue
         staying = previous.apps & set(lib.holders) if previous else set()
         if previous and lib.name not in kept and staying:
+            # A fresh plan would share it: every holder but one keeps a copy.
+            copies = sorted(lib.holders.items())[1:]
             previous.moves.append({"unit": lib.name, "kind": "all", "apps": [],
                                    "why": f"stays unshared, since sharing it would relink "
-                                          f"{', '.join(sorted(staying))} (--replan shares it)"})
+                                          f"{', '.join(sorted(staying))} (--replan shares it)",
+                                   "pages_lost": sum(readonly_pages(lib.variants[d]["kinds"])
+                                                     for _, d in copies)})
             continue
         shared.append(lib)
     # Symbols at one address in every image: what shared libraries define, and their
@@ -409,7 +413,8 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
                 bases[kind] = old.base(kind)
             else:
                 old.moves.append({"unit": f"the {kind} area", "kind": kind, "apps": ["all"],
-                                  "why": "an image's own content grew into it"})
+                                  "why": "an image's own content grew into it",
+                                  "pages_lost": 0})
         size = tdata_total if kind == "tdata" else sizes[kind]
         for e in extracts:
             area_end[e["app"]] = bases[kind] + size

@@ -8,16 +8,27 @@ room it had, and collects the moves a plan had to make.
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from spacer.core.errors import BadInput
+from spacer.core.pages import PAGE_SIZE
 from spacer.core.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE
 
 if TYPE_CHECKING:
     from spacer.core.plan import Library, Unit
 
 LAYOUT_VERSION = 2
+
+
+def readonly_pages(kinds: dict[str, dict]) -> int:
+    """Pages a library variant's code and read-only data fill on their own: what an
+    image gives up sharing when it keeps the library to itself."""
+    def pages(size: int) -> int:
+        return math.ceil(size / PAGE_SIZE)
+    size = {k: kinds.get(k, {}).get("size", 0) for k in ("text", "rodata", "eh_frame")}
+    return pages(size["text"]) + pages(size["rodata"] + size["eh_frame"])
 
 
 class OldUnit:
@@ -89,14 +100,16 @@ class Previous:
                 lib.private.add(app)
                 self.moves.append({"unit": lib.name, "kind": ", ".join(too_big), "apps": [],
                                    "why": f"{app} links its own copy: its variant does not "
-                                          f"fit the slot"})
+                                          f"fit the slot",
+                                   "pages_lost": readonly_pages(lib.variants[digest]["kinds"])})
 
     def unit(self, u: Unit) -> OldUnit | None:
         return self.units.get(tuple(sorted(lib.name for lib in u.members)))
 
     def moved(self, u: Unit, kind: str, why: str) -> None:
+        # A new slot keeps the unit shared by all its holders, as a fresh plan would.
         self.moves.append({"unit": u.id, "kind": kind, "why": why,
-                           "apps": sorted(set(u.apps) & self.apps)})
+                           "apps": sorted(set(u.apps) & self.apps), "pages_lost": 0})
 
     def area_size(self, kind: str) -> int:
         return self.areas.get(kind, {}).get("size", 0) if kind != "rodata" else \
@@ -122,8 +135,10 @@ def private_copies(units: list[Unit], old: Previous) -> None:
                 hit = next((v for a, b, v in busy.get(app, []) if a < hi and lo < b), None)
                 if hit is not None and app not in old.apps:
                     u.apps.remove(app)
+                    lost = sum(readonly_pages(lib.variants[lib.holders[app]]["kinds"])
+                               for lib in u.members if app in lib.holders)
                     old.moves.append({"unit": u.id, "kind": kind, "apps": [],
                                       "why": f"{app} links its own copy: its slot meets "
-                                             f"{hit.id}'s there"})
+                                             f"{hit.id}'s there", "pages_lost": lost})
             for app in u.apps:
                 busy.setdefault(app, []).append((lo, hi, u))
