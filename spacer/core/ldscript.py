@@ -21,6 +21,7 @@ import re
 
 from spacer.core.ldparse import OutputSection, Script, Statement, parse_script
 from spacer.core.placement import TABLE, TLS_KINDS, find_anchors
+from spacer.core.slices import Part, Slice, Table
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
@@ -45,32 +46,32 @@ def _slug(unit: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", unit.partition(":")[0])
 
 
-def _parts(parts: list[dict]) -> str:
+def _parts(parts: list[Part]) -> str:
     lines = []
     for part in parts:
-        spec = f"{_quote(part['object'])}({' '.join(_quote(s) for s in part['sections'])})"
-        lines.append(f"KEEP({spec})" if part["keep"] else spec)
+        spec = f"{_quote(part.object)}({' '.join(_quote(s) for s in part.sections)})"
+        lines.append(f"KEEP({spec})" if part.keep else spec)
     return " ".join(lines)
 
 
-def _table(table: dict, where: str, phdrs: str) -> str:
+def _table(table: Table, where: str, phdrs: str) -> str:
     """A library's indirection table as an output section: its symbol, then one
     ``QUAD`` per slot with the address the library's code loads from it
     (:mod:`spacer.core.indirect`). A weak reference nobody defines holds 0."""
-    name = _slug(table["symbol"].removeprefix("__spacer_got_"))
+    name = _slug(table.symbol.removeprefix("__spacer_got_"))
     return f".spacer.got.{name} {where}: {{ {_table_body(table)} }} {phdrs}\n"
 
 
-def _table_body(table: dict) -> str:
+def _table_body(table: Table) -> str:
     quads = " ".join(f"QUAD(DEFINED({_quote(sym)}) ? {_quote(sym)} : 0)" if weak
-                     else f"QUAD({_quote(sym)})" for sym, weak in table["entries"])
-    return f"{_quote(table['symbol'])} = .; {quads}"
+                     else f"QUAD({_quote(sym)})" for sym, weak in table.entries)
+    return f"{_quote(table.symbol)} = .; {quads}"
 
 
-def _in_section(part: dict) -> str:
+def _in_section(part: Part) -> str:
     """A part inside its anchor's output section: the library's sections, or (under
     --aslr 2, at the end of the library's data) its table."""
-    return _table_body(part["table"]) if "table" in part else _parts([part])
+    return _table_body(part.table) if part.table else _parts([part])
 
 
 def _phdrs(script: Script, anchor: OutputSection) -> str:
@@ -99,68 +100,67 @@ def _area_start(script: Script, anchor: OutputSection) -> int:
     return anchor.start
 
 
-def rewrite_script(text: str, path: str, piece: dict) -> str:
+def rewrite_script(text: str, path: str, piece: Slice) -> str:
     """The default linker script ``text`` rewritten for the app's plan slice ``piece``."""
     script = parse_script(text, path)
     edits: list[tuple[int, str]] = []  # (offset, text to insert there)
-    app = piece["app"]
-    for kind, fixed in piece["bases"].items():
-        anchor = script.output(fixed["anchor"])
+    app = piece.app
+    for kind, fixed in piece.bases.items():
+        anchor = script.output(fixed.anchor)
         if anchor is not None:
-            base = fixed["base"]
+            base = fixed.base
             guard = (f"/* spacer: shared {kind} area */\n"
                      f"ASSERT(. <= {base:#x}, \"spacer: {app} content reaches the shared "
                      f"{kind} area; run spacer align again\")\n"
                      f". = {base:#x};\n")
             edits.append((_area_start(script, anchor), guard))
     # Tables first: they take the lowest addresses of the read-only area.
-    for kind, area in sorted(piece["areas"].items(), key=lambda item: item[0] != TABLE):
-        anchor = script.output(area["anchor"])
+    for kind, area in sorted(piece.areas.items(), key=lambda item: item[0] != TABLE):
+        anchor = script.output(area.anchor)
         if anchor is None:
             continue
         if kind == TABLE:
             phdrs = _phdrs(script, anchor)
             edits.append((anchor.start, "".join(
-                _table(p["table"], f"{s['address'] + p['offset']:#x} ", phdrs)
-                for s in area["slots"] for p in s["parts"])))
+                _table(p.table, f"{s.address + p.offset:#x} ", phdrs)
+                for s in area.slots for p in s.parts if p.table)))
             continue
         # The image's own content starts on a fresh page, not in a slot's last page.
-        close = ". = ALIGN(0x1000);\n" if piece["page_align"] and kind not in TLS_KINDS else ""
-        if area["separate"]:
+        close = ". = ALIGN(0x1000);\n" if piece.page_align and kind not in TLS_KINDS else ""
+        if area.separate:
             # One output section per library (ld merges strings and unwind CIEs only
             # within an output section), at the library's fixed place in the slot.
             phdrs = _phdrs(script, anchor)
-            lines = [f"{name}.spacer.{_slug(p['lib'])} {s['address'] + p['offset']:#x} : "
+            lines = [f"{name}.spacer.{_slug(p.lib)} {s.address + p.offset:#x} : "
                      f"{{ {_parts([p])} }} {phdrs}\n"
-                     for s in area["slots"]
-                     for name, parts in ((area["anchor"], s["parts"]),
-                                         (".eh_frame", s.get("eh_parts", [])))
+                     for s in area.slots
+                     for name, parts in ((area.anchor, s.parts), (".eh_frame", s.eh_parts))
                      for p in parts]
-            tail = "" if area["slots"][-1]["spoilt"] else close
+            tail = "" if area.slots[-1].spoilt else close
             edits.append((anchor.start, "".join(lines) + tail))
             continue
-        origin = piece["text_area"] - piece["text_start"] if kind == "text" else 0
+        origin = piece.text_area - piece.text_start if kind == "text" else 0
         # Each slot ends on its own page boundary: the fill of its last page must not
         # depend on what the image places next.
-        last = area["slots"][-1]
-        lines = ["".join(f". = {origin + s['offset'] + p['offset']:#x}; {_in_section(p)} "
-                         for p in s["parts"])
-                 + f"{'' if s is last and s['spoilt'] else close}" for s in area["slots"]]
+        last = area.slots[-1]
+        lines = ["".join(f". = {origin + s.offset + p.offset:#x}; {_in_section(p)} "
+                         for p in s.parts)
+                 + f"{'' if s is last and s.spoilt else close}" for s in area.slots]
         lines.append("\n")
-        split = anchor.items[area["split"]].start if area["split"] < len(anchor.items) \
+        split = anchor.items[area.split].start if area.split < len(anchor.items) \
             else anchor.body_end
         edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
-    if piece.get("private_tables"):
+    if piece.private_tables:
         anchor = script.output(find_anchors(script)["rodata"].output)
         phdrs = _phdrs(script, anchor)
         edits.append((anchor.start, "".join(_table(t, "ALIGN(8) ", phdrs)
-                                            for t in piece["private_tables"])))
-    if piece["tls"]:
+                                            for t in piece.private_tables)))
+    if piece.tls:
         tls_anchors = {k: script.output(a.output) for k, a in find_anchors(script).items()}
         for kind in TLS_KINDS:
             anchor = tls_anchors.get(kind)
             if anchor is not None:
-                total = piece["tls"][f"{kind}_total"]
+                total = piece.tls[f"{kind}_total"]
                 edits.append((anchor.body_end, f"\n. = {total:#x}; /* spacer: one TLS size */\n"))
     out = text
     # From the end backwards so offsets stay valid; at one offset, first added first.

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from spacer.core.errors import ExternalFailure, ToolMissing, first_error_line
 from spacer.core.recipe import default_script, substitute
+from spacer.core.slices import Slice
 
 SCRATCH_PREFIX = ".relink-"
 # Longest a link or post-link step may take: generous (a big musl link takes seconds,
@@ -66,7 +67,7 @@ def remove_stale_scratch(out_dir: Path) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
+def relink(extract: dict, piece: Slice, script: Path, out_dir: Path,
            log: Callable[[str], None] | None = None) -> dict:
     """Link ``extract``'s app with ``script`` into ``out_dir``; return the new paths."""
     recipe = extract["recipe"]
@@ -80,7 +81,7 @@ def relink(extract: dict, piece: dict, script: Path, out_dir: Path,
                    default_script(recipe["scripts"], recipe["cmd_file"]): str(script)}
         for suffix in (".bootinfo", ".multiboot"):
             mapping[recipe["image"] + suffix] = str(scratch / (image.name + suffix))
-        mapping.update(piece["objects"])  # absolute (or canonical) object paths
+        mapping.update(piece.objects)  # absolute (or canonical) object paths
         cwd = recipe["cwd"]
         link_map = scratch / (image.name + ".map")
         argv = substitute(tuple(recipe["argv"]), mapping, cwd)

@@ -39,6 +39,7 @@ from spacer.core.placement import (
 )
 from spacer.core.previous import LAYOUT_VERSION, Previous, private_copies, readonly_pages
 from spacer.core.sharing import packed_bound
+from spacer.core.slices import Area, AreaBase, Blocks, BlockRoom, Part, Slice, Slot, Table
 
 # Areas whose bases are fixed one after the other; the TLS block gets a fixed place
 # so that its bounds (_tls_start, _etdata, _tls_end), which shared code reads, are
@@ -355,7 +356,7 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions(),
                    "reserve": u.reserve, "raw_offsets": u.raw_offsets, "raw_sizes": u.raw_sizes}
                   for u in units],
         "moves": old.moves if old else [],
-        "slices": {e["app"]: _slice(e, units, bases, tls, options, moving)
+        "slices": {e["app"]: _slice(e, units, bases, tls, options, moving).to_json()
                    for e in extracts},
     }
     layout["packed_bound"] = packed_bound(extracts)
@@ -450,11 +451,11 @@ def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) 
 
 
 def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
-           options: PlanOptions, moving: dict | None) -> dict:
+           options: PlanOptions, moving: dict | None) -> Slice:
     """What one app's linker script needs: its slots, in address order, per kind."""
     app = ex["app"]
     mine = [u for u in units if app in u.apps]
-    areas: dict[str, dict] = {}
+    areas: dict[str, Area] = {}
 
     def link_path(lib: Library) -> str:
         digest = lib.holders[app]
@@ -462,21 +463,20 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             return lib.variants[digest]["path"]
         return next(o["path"] for o in ex["objects"] if o["name"] == lib.name)
 
-    def parts_of(u: Unit, kind: str) -> list[dict]:
+    def parts_of(u: Unit, kind: str, shift: int = 0) -> list[Part]:
         parts = []
         for lib, offset in zip(u.members, u.member_offsets.get(kind, []), strict=False):
             if app in lib.private:
                 continue
-            part = lib.variants[lib.holders[app]]["kinds"].get(kind)
+            facts = lib.variants[lib.holders[app]]
+            part = facts["kinds"].get(kind)
             if part:
-                parts.append({"lib": lib.name, "digest": lib.holders[app], "offset": offset,
-                              "object": link_path(lib), "sections": part["sections"],
-                              "keep": part["keep"]})
-                if kind == TABLE:
-                    parts[-1]["table"] = lib.variants[lib.holders[app]]["table"]
+                parts.append(Part(lib.name, lib.holders[app], shift + offset, link_path(lib),
+                                  part["sections"], part["keep"],
+                                  Table.from_json(facts["table"]) if kind == TABLE else None))
         # In address order: a kept slot keeps its members' old offsets, whose order
         # may differ from the members' order now.
-        return sorted(parts, key=lambda p: p["offset"])
+        return sorted(parts, key=lambda p: p.offset)
 
     anchors = dict(ex["anchors"])
     if TABLE in bases:
@@ -488,58 +488,54 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         base = bases.get(kind) if kind != "tbss" else None
         moves = moving is not None and kind in ABSOLUTE_KINDS
         for u in mine:
-            table = parts_of(u, TABLE) if moves and kind == "data" else []
+            # --aslr 2: the block's table sits at the end of its data.
+            table = parts_of(u, TABLE, align_up(u.sizes.get("data", 0), 8)) \
+                if moves and kind == "data" else []
             if kind not in u.offsets and not table:
                 continue
+            eh_parts = parts_of(u, "eh_frame") if kind == "rodata" else []
             if moves:  # offsets within the library's block; the aslr stage places it
-                for part in table:
-                    part["offset"] = align_up(u.sizes.get("data", 0), 8) + part["offset"]
-                slot = {"unit": u.id, "offset": 0, "address": None,
-                        "size": moving["blocks"][u.id], "parts": parts_of(u, kind) + table,
-                        "spoilt": False}
+                slot = Slot(u.id, 0, moving["blocks"][u.id], None, parts_of(u, kind) + table,
+                            False, eh_parts)
             else:
-                slot = {"unit": u.id, "offset": u.offsets[kind],
-                    "size": u.reserve.get(kind, u.sizes[kind]),
-                        "address": None if base is None else base + u.offsets[kind],
-                        "parts": parts_of(u, kind), "spoilt": u.spoilt.get(kind, False)}
-            if kind == "rodata":
-                slot["eh_parts"] = parts_of(u, "eh_frame")
+                slot = Slot(u.id, u.offsets[kind], u.reserve.get(kind, u.sizes[kind]),
+                            None if base is None else base + u.offsets[kind],
+                            parts_of(u, kind), u.spoilt.get(kind, False), eh_parts)
             slots.append(slot)
-        slots.sort(key=lambda s: s["offset"])
+        slots.sort(key=lambda s: s.offset)
         if slots:
-            areas[kind] = {"anchor": anchor["output"], "split": anchor["split"], "slots": slots,
-                           "separate": kind in SEPARATE_KINDS or kind == TABLE}
+            areas[kind] = Area(anchor["output"], anchor["split"], slots,
+                               kind in SEPARATE_KINDS or kind == TABLE)
     has_tls = any(k in areas for k in TLS_KINDS)
     libs = {lib.name: lib for u in mine for lib in u.members if app not in lib.private}
     # The app's own (unshared) libraries link their direct copy (their pages are
     # private: a table would only cost indirect calls); what still needs a table
     # gets it anywhere in the image's own read-only data.
     own = [o.get("direct", o) for o in ex["objects"] if o["name"] not in libs]
-    private_tables = [o["table"] for o in own if o.get("table") and o["table"]["entries"]]
-    return {
-        "app": ex["app"],
-        "text_start": _anchor_addr(ex, "text"),
-        "bases": {k: {"base": bases[k], "anchor": ex["anchors"][k]["output"]}
-                  for k in AREA_STEPS if k in bases and k in ex["anchors"] and k != "text"},
-        "text_area": bases["text"],
-        "page_align": options.align,
-        "areas": areas,
-        "tls": tls if has_tls else None,
-        "objects": {o.get("original", o["path"]): link_path(lib)
-                    if (lib := libs.get(o["name"])) else o.get("direct", o)["path"]
-                    for o in ex["objects"]},
-        "private_tables": private_tables,
-        "aslr": None if moving is None else {
-            "bases": {k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
-            "area": moving["area"],
-            "gap_pages": moving["apps"][app]["gap_pages"],
-            "same_mapping": options.same_mapping,
-            "first_free": moving["first_free"],
-            # In the aslr-1 order (first by code address), which --aslr-same-mapping keeps;
-            # a pinned block has its one offset.
-            "units": [{"id": u.id, "block": moving["blocks"][u.id],
-                       "pinned": moving["pinned"].get(u.id)}
-                      for u in sorted(moving["apps"][app]["units"],
-                                      key=lambda u: (u.offsets.get("text", -1), u.id))],
-        },
-    }
+    private_tables = [Table.from_json(o["table"]) for o in own
+                      if o.get("table") and o["table"]["entries"]]
+    return Slice(
+        app=ex["app"],
+        text_start=_anchor_addr(ex, "text"),
+        bases={k: AreaBase(bases[k], ex["anchors"][k]["output"])
+               for k in AREA_STEPS if k in bases and k in ex["anchors"] and k != "text"},
+        text_area=bases["text"],
+        page_align=options.align,
+        areas=areas,
+        tls=tls if has_tls else None,
+        objects={o.get("original", o["path"]): link_path(lib)
+                 if (lib := libs.get(o["name"])) else o.get("direct", o)["path"]
+                 for o in ex["objects"]},
+        private_tables=private_tables,
+        aslr=None if moving is None else Blocks(
+            bases={k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
+            area=moving["area"],
+            gap_pages=moving["apps"][app]["gap_pages"],
+            same_mapping=options.same_mapping,
+            first_free=moving["first_free"],
+            # In the aslr-1 order (first by code address), which --aslr-same-mapping
+            # keeps; a pinned block has its one offset.
+            units=[BlockRoom(u.id, moving["blocks"][u.id], moving["pinned"].get(u.id))
+                   for u in sorted(moving["apps"][app]["units"],
+                                   key=lambda u: (u.offsets.get("text", -1), u.id))]),
+    )

@@ -19,6 +19,7 @@ from spacer.core.link import relink
 from spacer.core.pages import fleet_page_stats
 from spacer.core.pic import pic_app
 from spacer.core.plan import PlanOptions, plan_fleet, with_tables
+from spacer.core.slices import Slice
 from spacer.core.symbols import app_symbols, fleet_direct_references
 from spacer.core.recipe import default_script
 from spacer.core.verify import check_app, compare_fleet, require_placed
@@ -110,9 +111,15 @@ def run_plan(extract_files: list[Path], symbol_files: list[Path], options: PlanO
     write_json_atomic(layout.layout, plan, only_if_changed=True)
 
 
+def read_slice(path: Path) -> Slice:
+    """An app's plan slice (or ASLR map), typed."""
+    return Slice.from_json(read_json(path), str(path))
+
+
 def run_aslr(slice_file: Path, seed: int, out: Path) -> None:
     """This image's placement of its shared libraries (``--aslr 2``)."""
-    write_json_atomic(out, place_app(read_json(slice_file), seed), only_if_changed=True)
+    write_json_atomic(out, place_app(read_slice(slice_file), seed).to_json(),
+                      only_if_changed=True)
 
 
 def run_lds(extract_file: Path, slice_file: Path, out: Path) -> None:
@@ -120,17 +127,17 @@ def run_lds(extract_file: Path, slice_file: Path, out: Path) -> None:
     recipe = extract["recipe"]
     default = default_script(recipe["scripts"], recipe["cmd_file"])
     text = Path(default).read_text(errors="replace")
-    write_text_atomic(out, rewrite_script(text, default, read_json(slice_file)))
+    write_text_atomic(out, rewrite_script(text, default, read_slice(slice_file)))
 
 
 def run_relink(extract_file: Path, slice_file: Path, script: Path, out_dir: Path,
                log: Callable[[str], None] | None = None) -> None:
-    relink(read_json(extract_file), read_json(slice_file), script, out_dir, log)
+    relink(read_json(extract_file), read_slice(slice_file), script, out_dir, log)
 
 
 def run_verify(slice_file: Path, image: Path, out: Path) -> None:
     debug = Path(f"{image}.dbg")
-    check = check_app(read_json(slice_file), debug, Path(f"{image}.map"))
+    check = check_app(read_slice(slice_file), debug, Path(f"{image}.map"))
     require_placed(check, str(debug))
     write_json_atomic(out, check)
 

@@ -24,6 +24,7 @@ from spacer.core.mapfile import by_file, read_map
 from spacer.core.objects import Reloc, read_relocations
 from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.pages import loaded_memory
+from spacer.core.slices import Part, Slice, Slot
 
 # bss/tbss load as zeros; a TLS template page also holds the image's own TLS data
 # by design (one TLS block), so only the kinds below can be compared page by page.
@@ -44,69 +45,71 @@ def _relocations(path: str) -> tuple[Reloc, ...]:
     return tuple(read_relocations(Path(path)))
 
 
-def check_app(piece: dict, debug_image: Path, link_map: Path) -> dict:
+def check_app(piece: Slice, debug_image: Path, link_map: Path) -> dict:
     """Addresses and per-library page fingerprints of ``piece``'s slots in the image."""
     symbols = image_symbols(debug_image)
     memory, _, _ = loaded_memory(debug_image)
     placed = by_file(read_map(link_map))
     misplaced: list[str] = []
     libraries: dict[str, dict] = {}
-    for kind, area in piece["areas"].items():
-        for slot in area["slots"]:
-            for part in slot["parts"] + slot.get("eh_parts", []):
-                if "table" in part:  # an indirection table: its symbol marks where it is
+    for kind, area in piece.areas.items():
+        for slot in area.slots:
+            for part in slot.parts + slot.eh_parts:
+                if part.table:  # an indirection table: its symbol marks where it is
                     _check_table(part, slot, symbols, misplaced)
                 else:
                     _check_part(part, slot, kind, placed, misplaced)
-            if kind not in _COMPARED_KINDS or slot["address"] is None:
+            if kind not in _COMPARED_KINDS or slot.address is None:
                 continue
-            for part in slot["parts"] + slot.get("eh_parts", []):
+            for part in slot.parts + slot.eh_parts:
+                if part.table:
+                    continue
                 pages = _library_pages(part, placed, memory, symbols)
                 if pages:
-                    key = f"{part['lib']}/{kind}/{part['digest']}"
+                    key = f"{part.lib}/{kind}/{part.digest}"
                     libraries.setdefault(key, {"pages": []})["pages"].extend(pages)
-    return {"app": piece["app"], "misplaced": misplaced, "libraries": libraries}
+    return {"app": piece.app, "misplaced": misplaced, "libraries": libraries}
 
 
-def _check_part(part: dict, slot: dict, kind: str, placed: dict, misplaced: list[str]) -> None:
+def _check_part(part: Part, slot: Slot, kind: str, placed: dict, misplaced: list[str]) -> None:
     """Record a line when a library's sections are not where the plan put them."""
-    sections = [s for s in part["sections"] if s != "COMMON"]
-    found = [p for s in sections if (p := placed.get(part["object"], {}).get(s)) is not None]
+    sections = [s for s in part.sections if s != "COMMON"]
+    found = [p for s in sections if (p := placed.get(part.object, {}).get(s)) is not None]
     if not found:
         if sections and kind not in ("bss", "tbss"):
-            misplaced.append(f"{part['lib']} {kind}: not in the link map")
+            misplaced.append(f"{part.lib} {kind}: not in the link map")
         return
-    if slot["address"] is None:  # TLS: the offset inside the TLS block is what matters
+    if slot.address is None:  # TLS: the offset inside the TLS block is what matters
         return
     start = min(p.address for p in found)
-    expected = slot["address"] + part["offset"]
+    expected = slot.address + part.offset
     if start != expected:
-        misplaced.append(f"{part['lib']} {kind}: at {start:#x}, planned {expected:#x}")
+        misplaced.append(f"{part.lib} {kind}: at {start:#x}, planned {expected:#x}")
 
 
-def _check_table(part: dict, slot: dict, symbols: dict[str, int], misplaced: list[str]) -> None:
-    at = symbols.get(part["table"]["symbol"])
-    expected = slot["address"] + part["offset"]
+def _check_table(part: Part, slot: Slot, symbols: dict[str, int], misplaced: list[str]) -> None:
+    at = symbols.get(part.table.symbol)
+    expected = slot.address + part.offset
     if at != expected:
         where = "missing" if at is None else f"at {at:#x}"
-        misplaced.append(f"{part['lib']} table: {where}, planned {expected:#x}")
+        misplaced.append(f"{part.lib} table: {where}, planned {expected:#x}")
 
 
-def _library_pages(part: dict, placed: dict, memory: dict[int, bytearray],
+def _library_pages(part: Part, placed: dict, memory: dict[int, bytearray],
                    symbols: dict[str, int]) -> list[dict]:
     """The library's bytes on each page it touches (clipped to the library's own
     sections), keyed by the page's index from the library's start, so that a library
     that moves by whole pages is still compared with itself."""
-    sections = placed.get(part["object"], {})
-    ranges = sorted((p.address, p.address + p.size) for name in part["sections"]
+    sections = placed.get(part.object, {})
+    ranges = sorted((p.address, p.address + p.size) for name in part.sections
                     if (p := sections.get(name)) is not None)
     if not ranges:
         return []
     start = ranges[0][0]
     first = start - start % PAGE
     targets: dict[int, dict[str, int]] = {}
-    wanted = set(part["sections"])
-    for rel in _relocations(part["object"]):
+    wanted = set(part.sections)
+    for rel in _relocations(part.object):
         where = sections.get(rel.section)
         if where is None or rel.section not in wanted:
             continue
