@@ -156,3 +156,18 @@ def test_plan_diff_measures_a_replan_without_touching_the_outputs(small_fleet, c
     assert lines[-2].startswith("a replan would relink ") and " of 4 apps" in lines[-2]
     assert lines[-1].startswith("read-only distinct pages: ")
     assert _images(out) == before
+
+
+def test_slice_round_trips_typed_and_a_foreign_one_is_refused(small_fleet):
+    from spacer.core.slices import Slice
+
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    _align(ws, out)
+    data = json.loads((out / "plan" / "hello.json").read_text())
+    piece = Slice.from_json(data)
+    assert json.loads(json.dumps(piece.to_json())) == data
+    assert piece.areas["text"].slots[0].parts[0].object == data["areas"]["text"]["slots"][0][
+        "parts"][0]["object"]
+    del data["areas"]["text"]["slots"][0]["parts"][0]["offset"]
+    with pytest.raises(BadInput, match="--replan"):
+        Slice.from_json(data, "plan/hello.json")
