@@ -246,6 +246,7 @@ def test_identical_pair_needs_fewer_frames_than_different_pair(tiny: dict[str, P
     # per guest in the different pair; the runtime part is about the same.
     for m in (same, diff):
         assert m.method == "pagemap" and m.split.frames == m.frames
+        assert m.split.runtime_written is not None  # the guests' RAM was found
     print(f"split: identical {same.split}, different {diff.split}")
     assert same.split.image_shared >= PAYLOAD_PAGES * 3 // 4
     assert diff.split.image_private >= 2 * PAYLOAD_PAGES * 3 // 4
@@ -395,22 +396,26 @@ def test_split_sorts_frames_by_content_and_by_who_maps_them() -> None:
               4: {1},  # A2 held by guest 1, whose image lacks it: runtime
               5: {0, 1},  # firmware both map: runtime, shared
               6: {0, 1},  # zeros: runtime, shared, zero
-              7: {0}}  # unreadable frame: runtime
-    digests = {1: b"S", 2: b"A1", 3: b"B1", 4: b"A2", 5: b"bios", 6: zero}
-    split = memory.split_frames(owners, digests, [img_a, img_b])
-    assert split == memory.Split(image_shared=1, image_private=2, runtime=4,
-                                 runtime_shared=2, runtime_zero=1)
+              7: {0},  # unreadable frame: runtime
+              8: {1}}  # guest 1 wrote to a page of its image: runtime, written
+    digests = {1: b"S", 2: b"A1", 3: b"B1", 4: b"A2", 5: b"bios", 6: zero, 8: b"B2 written"}
+    at_image = {1, 2, 3, 6, 8}  # frames mapped where the guest's image loads
+    split = memory.split_frames(owners, digests, [img_a, img_b], at_image)
+    assert split == memory.Split(image_shared=1, image_private=2, runtime=5,
+                                 runtime_shared=2, runtime_zero=1, runtime_written=1)
     assert split.frames == len(owners)
+    assert memory.split_frames(owners, digests, [img_a, img_b]).runtime_written is None
 
 
 def test_image_content_leaves_zero_pages_out(tiny: dict[str, Path]) -> None:
     from spacer.core.pages import image_pages
 
-    content = memory.image_content(tiny["a"])
+    facts = memory.image_content(tiny["a"])
     pages = image_pages(tiny["a"])
-    assert memory.ZERO_DIGEST not in content
-    assert content == {p.digest for p in pages if not p.zero}
-    assert len(content) >= PAYLOAD_PAGES
+    assert memory.ZERO_DIGEST not in facts.digests
+    assert facts.digests == {p.digest for p in pages if not p.zero}
+    assert len(facts.digests) >= PAYLOAD_PAGES
+    assert facts.addresses == {p.vaddr for p in pages}
 
 
 def test_sweep_steps_ascend_and_fit_the_manifest(tmp_path: Path) -> None:

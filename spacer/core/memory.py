@@ -189,24 +189,43 @@ class GuestFrames:
 
     ``owners`` maps each frame to the guests (indices into the pid list) that map it;
     ``where`` gives, per frame, one guest pid and virtual address to read it through.
+    ``at_image`` holds the frames that some guest maps at a guest-physical address its
+    own image loads to (None when that was not asked for or a guest's RAM was not found).
     """
 
     owners: dict[int, set[int]]
     where: dict[int, tuple[int, int]]
     present: int  # present pages (mappings), before merging
+    at_image: set[int] | None = None
 
 
-def guest_frames(pids: list[int]) -> GuestFrames | None:
+def guest_frames(pids: list[int], ram_bytes: int | None = None,
+                 image_addresses: list[frozenset[int]] | None = None) -> GuestFrames | None:
     """Read ``/proc/PID/pagemap`` over the mergeable ranges of every pid (None when
-    the kernel hides frame numbers, i.e. without root)."""
+    the kernel hides frame numbers, i.e. without root).
+
+    With ``ram_bytes`` (the guest's RAM size) and ``image_addresses`` (per guest, the
+    page addresses its image loads to), also find ``at_image``. QEMU's pc machine
+    backs the guest's RAM with one mapping of exactly that size, guest-physical
+    address 0 at its start, so an address in it is the guest-physical address.
+    """
     owners: dict[int, set[int]] = {}
     where: dict[int, tuple[int, int]] = {}
+    at_image: set[int] | None = set() if ram_bytes and image_addresses is not None else None
     present = 0
     for index, pid in enumerate(pids):
+        ranges = _mergeable_ranges(pid)
+        ram = None
+        if at_image is not None:
+            ram = next((start for start, end, _ in ranges if end - start == ram_bytes), None)
+            if ram is None:
+                at_image = None  # not the layout assumed: leave the detail out
         with open(f"/proc/{pid}/pagemap", "rb") as pm:
-            for start, end, _ in _mergeable_ranges(pid):
+            for start, end, _ in ranges:
                 pm.seek(start // PAGE_SIZE * 8)
                 raw = pm.read((end - start) // PAGE_SIZE * 8)
+                mine = (image_addresses[index] if at_image is not None and start == ram
+                        else None)
                 for i, entry in enumerate(memoryview(raw).cast("Q")):
                     if not entry & PRESENT:
                         continue
@@ -218,9 +237,11 @@ def guest_frames(pids: list[int]) -> GuestFrames | None:
                         where[pfn] = (pid, start + i * PAGE_SIZE)
                     else:
                         seen.add(index)
+                    if mine is not None and i * PAGE_SIZE in mine:
+                        at_image.add(pfn)
     if present and set(owners) == {0}:
         return None
-    return GuestFrames(owners, where, present)
+    return GuestFrames(owners, where, present, at_image)
 
 
 def mergeable_frames(pids: list[int]) -> set[int] | None:
@@ -263,9 +284,11 @@ class Split:
     A frame is *image* content when its 4 KiB equal a non-zero page of the loaded
     image (:func:`spacer.core.pages.image_pages`) of a guest that maps it; it is
     *shared* when two or more guests map it. Everything else is *runtime* memory:
-    stacks, heap, page tables, firmware, pages of the image the guest wrote to, and
-    zero pages. ``runtime_shared`` and ``runtime_zero`` say how much of the runtime
-    part two or more guests map, and how much holds only zeros.
+    stacks, heap, firmware, zero pages, and pages of the image the guest wrote to.
+    Three details of the runtime part, which may overlap: ``runtime_shared`` frames
+    two or more guests map, ``runtime_zero`` frames of zeros, and ``runtime_written``
+    frames with other content that a guest maps at an address its image loads to
+    (data and bss it wrote; None when not measured).
     """
 
     image_shared: int
@@ -273,6 +296,7 @@ class Split:
     runtime: int
     runtime_shared: int = 0
     runtime_zero: int = 0
+    runtime_written: int | None = None
 
     @property
     def frames(self) -> int:
@@ -280,11 +304,12 @@ class Split:
 
 
 def split_frames(owners: dict[int, set[int]], digests: dict[int, bytes],
-                 images: list[frozenset[bytes]]) -> Split:
+                 images: list[frozenset[bytes]], at_image: set[int] | None = None) -> Split:
     """Sort frames into image pages shared across guests, image pages of one guest,
     and runtime memory. ``owners``: frame -> guest indices; ``digests``: frame ->
-    content digest; ``images[i]``: the non-zero page digests of guest i's image."""
-    shared = private = runtime = runtime_shared = runtime_zero = 0
+    content digest; ``images[i]``: the non-zero page digests of guest i's image;
+    ``at_image``: the frames mapped at an address of the mapping guest's image."""
+    shared = private = runtime = runtime_shared = runtime_zero = written = 0
     for pfn, guests in owners.items():
         digest = digests.get(pfn)
         many = len(guests) >= 2
@@ -296,14 +321,31 @@ def split_frames(owners: dict[int, set[int]], digests: dict[int, bytes],
         else:
             runtime += 1
             runtime_shared += many
-            runtime_zero += digest == ZERO_DIGEST
-    return Split(shared, private, runtime, runtime_shared, runtime_zero)
+            zero = digest == ZERO_DIGEST
+            runtime_zero += zero
+            written += not zero and at_image is not None and pfn in at_image
+    return Split(shared, private, runtime, runtime_shared, runtime_zero,
+                 written if at_image is not None else None)
 
 
-def image_content(image: Path) -> frozenset[bytes]:
-    """The digests of the non-zero pages of ``image`` as loaded: what counts as image
-    content in :func:`split_frames`."""
-    return frozenset(p.digest for p in image_pages(Path(image)) if not p.zero)
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the split needs of one image as loaded: its non-zero page contents, and
+    the addresses of all its pages (``p_vaddr``, which Unikraft images load at:
+    their ``p_paddr`` is the same)."""
+
+    digests: frozenset[bytes]
+    addresses: frozenset[int]
+
+    @classmethod
+    def of(cls, pages: list[Page]) -> ImageFacts:
+        return cls(frozenset(p.digest for p in pages if not p.zero),
+                   frozenset(p.vaddr for p in pages))
+
+
+def image_content(image: Path) -> ImageFacts:
+    """:class:`ImageFacts` of the image file ``image``."""
+    return ImageFacts.of(image_pages(Path(image)))
 
 
 def merging_pages(pids: list[int]) -> int | None:
@@ -353,7 +395,7 @@ class SetMeasurement:
 def measure_set(session: Session, images: list[Path], instances: int, label: str,
                 memory_mib: int = 32, timeout: float = 120.0, scans: int = 3,
                 progress: Progress | None = None,
-                contents: dict[Path, frozenset[bytes]] | None = None) -> SetMeasurement:
+                contents: dict[Path, ImageFacts] | None = None) -> SetMeasurement:
     """Boot ``instances`` guests of every image, let KSM settle, read, stop them.
 
     With frame numbers readable (root), the frames are also split into image pages
@@ -364,6 +406,8 @@ def measure_set(session: Session, images: list[Path], instances: int, label: str
     contents = {} if contents is None else contents
     start = time.monotonic()
     todo = [Path(img) for img in images for _ in range(instances)]
+    for image in set(todo) - set(contents):
+        contents[image] = image_content(image)
     say(f"{label}: booting {len(todo)} guests")
     # Many guests boot slower on few cores: half a second more per guest.
     with running_guests(todo, memory_mib, boot_timeout=60.0 + 0.5 * len(todo)) as guests:
@@ -375,14 +419,13 @@ def measure_set(session: Session, images: list[Path], instances: int, label: str
         say(f"{label}: {len(todo)} guests: reading their frames")
         resident = sum(mergeable_resident_pages(pid) for pid in pids)
         counters = session.counters()
-        held = guest_frames(pids)
+        held = guest_frames(pids, memory_mib << 20, [contents[img].addresses for img in todo])
         digests = frame_digests(held.where) if held is not None else {}
     split = None
     if held is not None:
         frames, method = len(held.owners), "pagemap"
-        for image in set(todo) - set(contents):
-            contents[image] = image_content(image)
-        split = split_frames(held.owners, digests, [contents[image] for image in todo])
+        split = split_frames(held.owners, digests, [contents[img].digests for img in todo],
+                             held.at_image)
     else:
         frames, method = resident - counters.pages_sharing, "pages_sharing"
     return SetMeasurement(
@@ -485,14 +528,13 @@ class _Images:
 
     def __init__(self) -> None:
         self.pages: dict[Path, list[Page]] = {}
-        self.contents: dict[Path, frozenset[bytes]] = {}
+        self.contents: dict[Path, ImageFacts] = {}
 
     def predicted(self, images: list[Path]) -> int:
         for image in images:
             if image not in self.pages:
                 self.pages[image] = image_pages(image)
-                self.contents[image] = frozenset(p.digest for p in self.pages[image]
-                                                 if not p.zero)
+                self.contents[image] = ImageFacts.of(self.pages[image])
         stats = page_stats([self.pages[image] for image in images])
         return stats.readonly.distinct + stats.writable.distinct
 
