@@ -184,8 +184,8 @@ def table(result: memory.FleetMemory) -> Table:
                      overflow="fold")
     for row in rows:
         t.add_row(*row)
-    notes = ["frames used = distinct physical frames behind the guests' RAM after KSM "
-             "merged it = image shared + image private + runtime (see the README)"]
+    notes = ["frames used = physical frames behind the guests' RAM after KSM merged it "
+             "= image shared + image private + runtime (see the README)"]
     if any(m.split is None for p in result.points for m in (p.original, p.aligned)):
         notes.append("? = frame numbers hidden (not root), no split")
     if unstable:
@@ -230,8 +230,8 @@ def plot(result: memory.FleetMemory, path: Path) -> None:
     styles = {"original": {"marker": "o"}, "aligned": {"marker": "s"},
               "runtime (aligned)": {"linestyle": "--", "color": "grey"}}
     for label, mib in data["mib"].items():
-        name = "runtime memory (aligned; no layout shares it)" if label.startswith("runtime") \
-            else f"{label} images"
+        name = ("aligned: runtime memory (not image content)"
+                if label.startswith("runtime") else f"{label} images")
         ax.plot(data["xs"], mib, label=name, **styles[label])
     if result.x == "apps":
         ax.set_xlabel("number of different apps (one guest each)")
@@ -243,7 +243,7 @@ def plot(result: memory.FleetMemory, path: Path) -> None:
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, metadata={PLOT_KEY: json.dumps(data)})
