@@ -1,8 +1,10 @@
 """``spacer bench memory``: the host memory a running fleet uses, original vs aligned.
 
-Boots K guests of every app from ``manifest.json``, first the original images,
-then (after stopping them) the aligned ones, lets KSM merge, and prints the
-physical frames each set really holds next to the static prediction.
+Boots K guests of every app from ``manifest.json`` (or, with ``--sweep``, of the
+first N apps by name, for each N), first the original images, then (after stopping
+them) the aligned ones, lets KSM merge, and prints the physical frames each set
+really holds, split into image pages shared across guests, image pages of one guest
+and runtime memory. ``--json-out`` writes the figures, ``--plot`` draws them.
 """
 
 from __future__ import annotations
@@ -172,8 +174,9 @@ def table(result: memory.FleetMemory) -> Table:
                          str(m.frames) + ("" if m.stable else "*"), f"{m.mib:.1f}", *parts,
                          ratio))
     columns = (result.x, *COLUMNS)
-    what = ("one guest of each of the first N apps" if result.x == "apps"
-            else f"{len(result.apps)} apps")
+    per_app = result.points[0].instances if result.points else 1
+    what = (f"{per_app} guest{'s' if per_app > 1 else ''} of each of the first N apps"
+            if result.x == "apps" else f"{len(result.apps)} apps")
     t = Table(title=f"Memory of the running fleet ({what}, {result.memory_mib} MiB per "
                     f"guest, 4 KiB frames)",
               box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)

@@ -12,6 +12,11 @@ mappings in ``/proc/PID/smaps``: QEMU marks guest RAM mergeable) minus KSM's
 ``pages_sharing``, i.e. the distinct physical frames behind those pages. The original and the aligned fleet are measured one after
 the other, never together: running together, KSM would merge across the two
 sets and neither figure would be honest.
+
+With the frame numbers (root), the frames are also split by what they hold
+(:func:`split_frames`): pages of the guests' images, shared across guests or
+private to one, and runtime memory. Each frame is read once through
+``/proc/PID/mem`` and compared with the images' page digests.
 """
 
 from __future__ import annotations
