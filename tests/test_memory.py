@@ -45,10 +45,10 @@ def sysfs(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two bootable images that differ in PAYLOAD_PAGES pages, and nothing else."""
+    """Three bootable images that differ in PAYLOAD_PAGES pages, and nothing else."""
     d = tmp_path_factory.mktemp("tiny")
     return {name: multiboot_image(d, name, random.Random(seed).randbytes(PAYLOAD_PAGES * PAGE))
-            for name, seed in (("a", 1), ("b", 2))}
+            for name, seed in (("a", 1), ("b", 2), ("c", 3))}
 
 
 def real_ksm_or_skip() -> None:
@@ -213,8 +213,10 @@ def test_bench_command_with_fake_sysfs(tmp_path: Path, sysfs: Path, tiny: dict[s
                             "--json", "--sysfs", str(sysfs), "--timeout", "0.2"])
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
-    assert [m["guests"] for m in data["original"]] == [2]
-    assert data["predicted_pages"]["original"] == data["predicted_pages"]["aligned"]
+    assert data["version"] == memory.JSON_VERSION and data["x"] == "instances"
+    assert [p["original"]["guests"] for p in data["points"]] == [2]
+    (point,) = data["points"]
+    assert point["original"]["predicted_pages"] == point["aligned"]["predicted_pages"] > 0
     assert ksm.snapshot(sysfs) == before
     assert not _children()
 
@@ -240,28 +242,53 @@ def test_identical_pair_needs_fewer_frames_than_different_pair(tiny: dict[str, P
     # b's payload cannot merge with a's: about PAYLOAD_PAGES more frames.
     assert diff.frames - same.frames >= PAYLOAD_PAGES * 3 // 4
     assert not _children()
+    # The split finds the payload where it went: shared by the identical pair, one copy
+    # per guest in the different pair; the runtime part is about the same.
+    for m in (same, diff):
+        assert m.method == "pagemap" and m.split.frames == m.frames
+        assert m.split.runtime_written is not None  # the guests' RAM was found
+    print(f"split: identical {same.split}, different {diff.split}")
+    assert same.split.image_shared >= PAYLOAD_PAGES * 3 // 4
+    assert diff.split.image_private >= 2 * PAYLOAD_PAGES * 3 // 4
+    assert diff.split.image_shared < PAYLOAD_PAGES // 4
+    assert abs(same.split.runtime - diff.split.runtime) < PAYLOAD_PAGES // 2
 
 
 @needs_qemu
-def test_aligned_demo_pair_uses_fewer_frames(demo_workspace: Path, tmp_path: Path) -> None:
+def test_aligned_demo_sweep_uses_fewer_frames(demo_workspace: Path, tmp_path: Path) -> None:
+    """A sweep over 2 then 3 demo apps (2 guests each), with real KSM: aligned needs
+    fewer frames at each point, because the guests' image pages need fewer frames."""
     real_ksm_or_skip()
     from spacer.tasks.config import Settings
     from spacer.tasks.loader import run_tasks
 
     out = tmp_path / "out"
-    settings = Settings(workspace=demo_workspace, out=out, demo=False, apps=("kvstore", "counter"))
+    settings = Settings(workspace=demo_workspace, out=out, demo=False,
+                        apps=("kvstore", "counter", "sched"))
     code, _, failures = run_tasks(settings, ["align"])
     assert code == 0, failures
     before = ksm.snapshot()
     with ksm.ksm_session() as session:
-        result = memory.measure_fleet(session, memory.load_manifest(out / "manifest.json"), [2])
+        result = memory.measure_sweep(session, memory.load_manifest(out / "manifest.json"),
+                                      [2, 3], instances=2)
     assert ksm.snapshot() == before
-    (orig,), (ali,) = result.original, result.aligned
-    print(f"demo frames (kvstore + counter, 2 instances each): original {orig.frames}, "
-          f"aligned {ali.frames}")
-    assert ali.frames < orig.frames
-    assert result.predicted_pages("aligned") < result.predicted_pages("original")
     assert not _children()
+    assert result.x == "apps" and [p.apps for p in result.points] == [2, 3]
+    for point in result.points:
+        orig, ali = point.original, point.aligned
+        print(f"demo frames ({point.apps} apps, 2 instances each): original {orig.frames} "
+              f"{orig.split}, aligned {ali.frames} {ali.split}")
+        assert orig.guests == ali.guests == 2 * point.apps
+        assert ali.frames < orig.frames
+        assert ali.predicted_pages < orig.predicted_pages
+        for m in (orig, ali):
+            assert m.split.frames == m.frames
+        # The saving is in the image pages; runtime memory is what no layout changes.
+        image = {m.label: m.split.image_shared + m.split.image_private for m in (orig, ali)}
+        assert image["aligned"] < image["original"]
+    for label in memory.SETS:
+        two, three = (p.of(label).frames for p in result.points)
+        assert three > two
 
 
 # --- guests never outlive spacer, and are started safely ---------------------------
@@ -356,3 +383,114 @@ def test_plot_hint_names_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
         bench_memory._matplotlib()
     line = str(info.value)
     assert "matplotlib" in line and "spacer[plot]" not in line.replace("-e '.[plot]'", "")
+
+
+# --- the split of the frames, and the sweep over apps --------------------------------
+
+def test_split_sorts_frames_by_content_and_by_who_maps_them() -> None:
+    img_a, img_b = frozenset({b"A1", b"A2", b"S"}), frozenset({b"B1", b"S"})
+    zero = memory.ZERO_DIGEST
+    owners = {1: {0, 1},  # S: a page of both images, merged: image, shared
+              2: {0},  # A1: guest 0's own image page
+              3: {1},  # B1
+              4: {1},  # A2 held by guest 1, whose image lacks it: runtime
+              5: {0, 1},  # firmware both map: runtime, shared
+              6: {0, 1},  # zeros: runtime, shared, zero
+              7: {0},  # unreadable frame: runtime
+              8: {1}}  # guest 1 wrote to a page of its image: runtime, written
+    digests = {1: b"S", 2: b"A1", 3: b"B1", 4: b"A2", 5: b"bios", 6: zero, 8: b"B2 written"}
+    at_image = {1, 2, 3, 6, 8}  # frames mapped where the guest's image loads
+    split = memory.split_frames(owners, digests, [img_a, img_b], at_image)
+    assert split == memory.Split(image_shared=1, image_private=2, runtime=5,
+                                 runtime_shared=2, runtime_zero=1, runtime_written=1)
+    assert split.frames == len(owners)
+    assert memory.split_frames(owners, digests, [img_a, img_b]).runtime_written is None
+
+
+def test_image_content_leaves_zero_pages_out(tiny: dict[str, Path]) -> None:
+    from spacer.core.pages import image_pages
+
+    facts = memory.image_content(tiny["a"])
+    pages = image_pages(tiny["a"])
+    assert memory.ZERO_DIGEST not in facts.digests
+    assert facts.digests == {p.digest for p in pages if not p.zero}
+    assert len(facts.digests) >= PAYLOAD_PAGES
+    assert facts.addresses == {p.vaddr for p in pages}
+
+
+def test_sweep_steps_ascend_and_fit_the_manifest(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.json"
+    assert memory.sweep_steps([50, 10, 25, 10], 101, manifest) == [10, 25, 50]
+    for bad in ([0, 3], [102]):
+        with pytest.raises(BadInput) as info:
+            memory.sweep_steps(bad, 101, manifest)
+        line = str(info.value)
+        assert "\n" not in line and str(manifest) in line and "--sweep" in line
+
+
+def _manifest(out: Path, images: dict[str, Path]) -> None:
+    out.mkdir(exist_ok=True)
+    apps = {name: {s: {"image": str(img), "debug": str(img)} for s in memory.SETS}
+            for name, img in images.items()}
+    (out / "manifest.json").write_text(json.dumps({"apps": apps}))
+
+
+@needs_qemu
+def test_sweep_writes_json_and_png_with_the_same_figures(
+        tmp_path: Path, sysfs: Path, tiny: dict[str, Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``--sweep 3 2`` on three tiny apps (KSM faked: nothing merges): one guest per app,
+    points in ascending app counts, parts that add up, and a PNG that holds what the
+    JSON says."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "out"
+    _manifest(out, {"c": tiny["c"], "a": tiny["a"], "b": tiny["b"]})
+    png, js = tmp_path / "memory.png", tmp_path / "memory.json"
+    before = ksm.snapshot(sysfs)
+    rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--sweep", "3", "2",
+                            "--plot", str(png), "--json-out", str(js), "--sysfs", str(sysfs),
+                            "--timeout", "0.2"])
+    assert rc == 0, capsys.readouterr().err
+    table = capsys.readouterr().out
+    assert ksm.snapshot(sysfs) == before and not _children()
+    data = json.loads(js.read_text())
+    assert data["version"] == memory.JSON_VERSION and data["x"] == "apps"
+    assert data["apps"] == ["a", "b", "c"]
+    assert [p["apps"] for p in data["points"]] == [2, 3]
+    for p in data["points"]:
+        for label in memory.SETS:
+            m = p[label]
+            assert m["instances"] == 1 and m["guests"] == p["apps"] == p["guests"]
+            assert m["mib"] == pytest.approx(m["frames"] * 4096 / 2**20, abs=1e-3)
+            assert m["predicted_pages"] >= PAYLOAD_PAGES * p["apps"]
+            if m["method"] != "pagemap":
+                continue  # not root: no split
+            split = m["split"]
+            assert split["image_shared"] + split["image_private"] + split["runtime"] \
+                == split["frames"] == m["frames"]
+            # Every payload differs from the others': a private image page per guest.
+            assert split["image_private"] >= PAYLOAD_PAGES * p["apps"] * 3 // 4
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    drawn = json.loads(bench_memory.png_text(png)[bench_memory.PLOT_KEY])
+    assert drawn["x"] == "apps" and drawn["xs"] == [2, 3]
+    for label in memory.SETS:
+        assert drawn["mib"][label] == [p[label]["mib"] for p in data["points"]]
+    for word in ("apps", "runtime", "private"):
+        assert word in table
+
+
+def test_sweep_larger_than_the_manifest_is_one_line_before_anything_runs(
+        tmp_path: Path, sysfs: Path, tiny: dict[str, Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    _manifest(out, {"a": tiny["a"], "b": tiny["b"]})
+    rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--sweep", "2", "5",
+                            "--sysfs", str(sysfs)])
+    err = capsys.readouterr().err
+    assert rc == BAD_INPUT and len(err.strip().splitlines()) == 1
+    assert "manifest.json" in err and "--sweep 5" in err
+    rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--sweep", "2",
+                            "--json-out", str(tmp_path / "no" / "x.json"), "--sysfs", str(sysfs)])
+    err = capsys.readouterr().err
+    assert rc == BAD_INPUT and len(err.strip().splitlines()) == 1 and "--json-out" in err
+    assert ksm.read_setting(ksm.RUN, sysfs) == "0" and not _children()

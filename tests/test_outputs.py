@@ -15,7 +15,7 @@ from rich.console import Console
 from spacer import bench_memory
 from spacer.core import memory
 from spacer.core.fileio import write_json_atomic
-from spacer.core.pages import PageStats, image_pages
+from spacer.core.pages import image_pages
 from spacer.report_view import show_report
 from spacer.tasks.config import Settings
 from spacer.tasks.loader import run_tasks
@@ -39,22 +39,26 @@ def _render(renderable, width: int = 80) -> str:
     return buf.getvalue()
 
 
-def _measurement(label: str, stable: bool) -> memory.SetMeasurement:
+def _measurement(label: str, stable: bool, split: bool = True) -> memory.SetMeasurement:
+    parts = memory.Split(123456, 54321, 45679, 40000, 300) if split else None
     return memory.SetMeasurement(label, 16, 160, 1234567, 223456, 1011111, "pagemap", 10, 20,
-                                 123.45, 7, stable)
+                                 123.45, 7, stable, parts, 99999, 1234.5)
 
 
-def test_memory_table_fits_80_columns_without_cutting_headers():
-    result = memory.FleetMemory(["a"] * 10, 32, [_measurement("original", True)],
-                                [_measurement("aligned", False)],
-                                {"original": PageStats(), "aligned": PageStats()})
+@pytest.mark.parametrize("x", ["instances", "apps"])
+def test_memory_table_fits_80_columns_without_cutting_headers(x: str):
+    points = [memory.Point(100, 16, _measurement("original", True),
+                           _measurement("aligned", False, split=False)),
+              memory.Point(1000, 1, _measurement("original", True),
+                           _measurement("aligned", True))]
+    result = memory.FleetMemory(["a"] * 1000, 32, x, points)
     text = _render(bench_memory.table(result))
     assert "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
     words = set(text.split())
-    for header in bench_memory.COLUMNS:
+    for header in (x, *bench_memory.COLUMNS):
         assert set(header.split()) <= words, header
-    assert {"original", "aligned", "223456"} <= words
+    assert {"original", "aligned", "223456", "223456*", "54321", "45679", "?"} <= words
 
 
 def test_report_table_fits_80_columns(tmp_path: Path, small_fleet):

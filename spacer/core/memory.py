@@ -12,11 +12,17 @@ mappings in ``/proc/PID/smaps``: QEMU marks guest RAM mergeable) minus KSM's
 ``pages_sharing``, i.e. the distinct physical frames behind those pages. The original and the aligned fleet are measured one after
 the other, never together: running together, KSM would merge across the two
 sets and neither figure would be honest.
+
+With the frame numbers (root), the frames are also split by what they hold
+(:func:`split_frames`): pages of the guests' images, shared across guests or
+private to one, and runtime memory. Each frame is read once through
+``/proc/PID/mem`` and compared with the images' page digests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +35,8 @@ from pathlib import Path
 from spacer.core import qemu
 from spacer.core.errors import BadInput, ExternalFailure, ToolMissing
 from spacer.core.ksm import Session
-from spacer.core.pages import PAGE_SIZE, PageStats, fleet_page_stats
+from spacer.core.pages import (PAGE_SIZE, ZERO_DIGEST, Page, image_pages, page_digest,
+                               page_stats)
 
 SETS = ("original", "aligned")
 Progress = Callable[[str], None]
@@ -177,25 +184,173 @@ def mergeable_resident_pages(pid: int) -> int:
     return sum(rss for _, _, rss in _mergeable_ranges(pid)) * 1024 // PAGE_SIZE
 
 
+PRESENT = 1 << 63  # /proc/PID/pagemap entry: page present in RAM
+PFN_MASK = (1 << 55) - 1  # its bits 0-54: the frame number (hidden from non-root readers)
+
+
+@dataclass
+class GuestFrames:
+    """The physical frames behind the mergeable (guest RAM) pages of some guests.
+
+    ``owners`` maps each frame to the guests (indices into the pid list) that map it;
+    ``where`` gives, per frame, one guest pid and virtual address to read it through.
+    ``at_image`` holds the frames that some guest maps at a guest-physical address its
+    own image loads to (None when that was not asked for or a guest's RAM was not found).
+    """
+
+    owners: dict[int, set[int]]
+    where: dict[int, tuple[int, int]]
+    present: int  # present pages (mappings), before merging
+    at_image: set[int] | None = None
+
+
+def guest_frames(pids: list[int], ram_bytes: int | None = None,
+                 image_addresses: list[frozenset[int]] | None = None) -> GuestFrames | None:
+    """Read ``/proc/PID/pagemap`` over the mergeable ranges of every pid (None when
+    the kernel hides frame numbers, i.e. without root).
+
+    With ``ram_bytes`` (the guest's RAM size) and ``image_addresses`` (per guest, the
+    page addresses its image loads to), also find ``at_image``. QEMU's pc machine
+    backs the guest's RAM with one mapping of exactly that size, guest-physical
+    address 0 at its start, so an address in it is the guest-physical address.
+    """
+    owners: dict[int, set[int]] = {}
+    where: dict[int, tuple[int, int]] = {}
+    at_image: set[int] | None = set() if ram_bytes and image_addresses is not None else None
+    present = 0
+    for index, pid in enumerate(pids):
+        ranges = _mergeable_ranges(pid)
+        ram = None
+        if at_image is not None:
+            ram = next((start for start, end, _ in ranges if end - start == ram_bytes), None)
+            if ram is None:
+                at_image = None  # not the layout assumed: leave the detail out
+        with open(f"/proc/{pid}/pagemap", "rb") as pm:
+            for start, end, _ in ranges:
+                pm.seek(start // PAGE_SIZE * 8)
+                raw = pm.read((end - start) // PAGE_SIZE * 8)
+                mine = (image_addresses[index] if at_image is not None and start == ram
+                        else None)
+                for i, entry in enumerate(memoryview(raw).cast("Q")):
+                    if not entry & PRESENT:
+                        continue
+                    present += 1
+                    pfn = entry & PFN_MASK
+                    seen = owners.get(pfn)
+                    if seen is None:
+                        owners[pfn] = {index}
+                        where[pfn] = (pid, start + i * PAGE_SIZE)
+                    else:
+                        seen.add(index)
+                    if mine is not None and i * PAGE_SIZE in mine:
+                        at_image.add(pfn)
+    if present and set(owners) == {0}:
+        return None
+    return GuestFrames(owners, where, present, at_image)
+
+
 def mergeable_frames(pids: list[int]) -> set[int] | None:
     """Physical frame numbers behind the mergeable pages of ``pids`` (None without root).
 
     A cross-check of the counters that no other KSM user on the host can skew.
     """
-    frames: set[int] = set()
-    present = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/pagemap", "rb") as pm:
-            for start, end, _ in _mergeable_ranges(pid):
-                pm.seek(start // PAGE_SIZE * 8)
-                raw = pm.read((end - start) // PAGE_SIZE * 8)
-                for entry in memoryview(raw).cast("Q"):
-                    if entry >> 63:  # page present
-                        present += 1
-                        frames.add(entry & ((1 << 55) - 1))
-    if present and frames == {0}:
-        return None  # the kernel hides frame numbers from non-root readers
-    return frames
+    frames = guest_frames(pids)
+    return None if frames is None else set(frames.owners)
+
+
+def frame_digests(where: dict[int, tuple[int, int]]) -> dict[int, bytes]:
+    """The digest (:func:`spacer.core.pages.page_digest`) of each frame's 4 KiB, read
+    through ``/proc/PID/mem`` at the address ``where`` gives. Only present pages are
+    read, so reading faults nothing in and breaks no merge. A frame that cannot be
+    read (the guest unmapped it meanwhile) is left out."""
+    digests: dict[int, bytes] = {}
+    fds: dict[int, int] = {}
+    try:
+        for pfn, (pid, addr) in where.items():
+            fd = fds.get(pid)
+            if fd is None:
+                fd = fds[pid] = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+            try:
+                data = os.pread(fd, PAGE_SIZE, addr)
+            except OSError:
+                continue
+            if len(data) == PAGE_SIZE:
+                digests[pfn] = page_digest(data)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    return digests
+
+
+@dataclass(frozen=True)
+class Split:
+    """The frames a set of guests holds, in three parts that add up to its frames.
+
+    A frame is *image* content when its 4 KiB equal a non-zero page of the loaded
+    image (:func:`spacer.core.pages.image_pages`) of a guest that maps it; it is
+    *shared* when two or more guests map it. Everything else is *runtime* memory:
+    stacks, heap, firmware, zero pages, and pages of the image the guest wrote to.
+    Three details of the runtime part, which may overlap: ``runtime_shared`` frames
+    two or more guests map, ``runtime_zero`` frames of zeros, and ``runtime_written``
+    frames with other content that a guest maps at an address its image loads to
+    (data and bss it wrote; None when not measured).
+    """
+
+    image_shared: int
+    image_private: int
+    runtime: int
+    runtime_shared: int = 0
+    runtime_zero: int = 0
+    runtime_written: int | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.image_shared + self.image_private + self.runtime
+
+
+def split_frames(owners: dict[int, set[int]], digests: dict[int, bytes],
+                 images: list[frozenset[bytes]], at_image: set[int] | None = None) -> Split:
+    """Sort frames into image pages shared across guests, image pages of one guest,
+    and runtime memory. ``owners``: frame -> guest indices; ``digests``: frame ->
+    content digest; ``images[i]``: the non-zero page digests of guest i's image;
+    ``at_image``: the frames mapped at an address of the mapping guest's image."""
+    shared = private = runtime = runtime_shared = runtime_zero = written = 0
+    for pfn, guests in owners.items():
+        digest = digests.get(pfn)
+        many = len(guests) >= 2
+        if digest is not None and any(digest in images[g] for g in guests):
+            if many:
+                shared += 1
+            else:
+                private += 1
+        else:
+            runtime += 1
+            runtime_shared += many
+            zero = digest == ZERO_DIGEST
+            runtime_zero += zero
+            written += not zero and at_image is not None and pfn in at_image
+    return Split(shared, private, runtime, runtime_shared, runtime_zero,
+                 written if at_image is not None else None)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the split needs of one image as loaded: its non-zero page contents, and
+    the addresses of all its pages (``p_vaddr``, which Unikraft images load at:
+    their ``p_paddr`` is the same)."""
+
+    digests: frozenset[bytes]
+    addresses: frozenset[int]
+
+    @classmethod
+    def of(cls, pages: list[Page]) -> ImageFacts:
+        return cls(frozenset(p.digest for p in pages if not p.zero),
+                   frozenset(p.vaddr for p in pages))
+
+
+def image_content(image: Path) -> ImageFacts:
+    """:class:`ImageFacts` of the image file ``image``."""
+    return ImageFacts.of(image_pages(Path(image)))
 
 
 def merging_pages(pids: list[int]) -> int | None:
@@ -218,7 +373,7 @@ class SetMeasurement:
     ``pages_sharing`` counts every KSM user on the host (another QEMU
     running beside us inflates it), so when ``/proc/PID/pagemap`` shows the
     frame numbers (root) the frames are counted there, distinct, and
-    ``method`` says which way was used.
+    ``method`` says which way was used. Only then is ``split`` known.
     """
 
     label: str
@@ -233,6 +388,9 @@ class SetMeasurement:
     ksm_seconds: float
     ksm_scans: int
     stable: bool
+    split: Split | None = None  # the frames in three parts (method "pagemap" only)
+    predicted_pages: int = 0  # static prediction: distinct page contents of the images
+    seconds: float = 0.0  # the whole set: boot, KSM wait, reading, stopping
 
     @property
     def mib(self) -> float:
@@ -241,29 +399,46 @@ class SetMeasurement:
 
 def measure_set(session: Session, images: list[Path], instances: int, label: str,
                 memory_mib: int = 32, timeout: float = 120.0, scans: int = 3,
-                progress: Progress | None = None) -> SetMeasurement:
-    """Boot ``instances`` guests of every image, let KSM settle, read, stop them."""
+                progress: Progress | None = None,
+                contents: dict[Path, ImageFacts] | None = None) -> SetMeasurement:
+    """Boot ``instances`` guests of every image, let KSM settle, read, stop them.
+
+    With frame numbers readable (root), the frames are also split into image pages
+    shared across guests, image pages of one guest, and runtime memory
+    (:func:`split_frames`); ``contents`` caches :func:`image_content` per image.
+    """
     say = progress or (lambda _msg: None)
-    todo = [img for img in images for _ in range(instances)]
+    contents = {} if contents is None else contents
+    start = time.monotonic()
+    todo = [Path(img) for img in images for _ in range(instances)]
+    for image in set(todo) - set(contents):
+        contents[image] = image_content(image)
     say(f"{label}: booting {len(todo)} guests")
-    with running_guests(todo, memory_mib) as guests:
-        say(f"{label}: waiting for KSM to settle")
+    # Many guests boot slower on few cores: half a second more per guest.
+    with running_guests(todo, memory_mib, boot_timeout=60.0 + 0.5 * len(todo)) as guests:
+        say(f"{label}: {len(todo)} guests: waiting for KSM to settle")
         pids = [g.proc.pid for g in guests]
         # Watch only our guests' merged pages when the kernel tells them apart.
         probe = (lambda: merging_pages(pids)) if merging_pages(pids) is not None else None
         waited = session.wait_stable(scans=scans, timeout=timeout, probe=probe)
+        say(f"{label}: {len(todo)} guests: reading their frames")
         resident = sum(mergeable_resident_pages(pid) for pid in pids)
         counters = session.counters()
-        held = mergeable_frames(pids)
+        held = guest_frames(pids, memory_mib << 20, [contents[img].addresses for img in todo])
+        digests = frame_digests(held.where) if held is not None else {}
+    split = None
     if held is not None:
-        frames, method = len(held), "pagemap"
+        frames, method = len(held.owners), "pagemap"
+        split = split_frames(held.owners, digests, [contents[img].digests for img in todo],
+                             held.at_image)
     else:
         frames, method = resident - counters.pages_sharing, "pages_sharing"
     return SetMeasurement(
         label=label, instances=instances, guests=len(todo), resident_pages=resident,
         frames=frames, frames_saved=resident - frames, method=method,
         pages_shared=counters.pages_shared, pages_sharing=counters.pages_sharing,
-        ksm_seconds=round(waited.seconds, 2), ksm_scans=waited.scans, stable=waited.stable)
+        ksm_seconds=round(waited.seconds, 2), ksm_scans=waited.scans, stable=waited.stable,
+        split=split, seconds=round(time.monotonic() - start, 2))
 
 
 def load_manifest(path: Path, apps: list[str] | None = None) -> dict[str, dict[str, Path]]:
@@ -302,48 +477,144 @@ def instance_steps(k: int) -> list[int]:
     return steps + [k]
 
 
+def sweep_steps(counts: list[int], available: int, manifest: Path) -> list[int]:
+    """The app counts of a sweep, ascending and each once; every one between 1 and the
+    ``available`` apps (else one line naming the ``manifest``)."""
+    steps = sorted(set(counts))
+    if not steps or steps[0] < 1:
+        raise BadInput(f"--sweep needs app counts of at least 1, not {steps[0] if steps else ''}",
+                       manifest, "e.g. --sweep 10 25 50 100")
+    if steps[-1] > available:
+        raise BadInput(f"--sweep {steps[-1]} needs {steps[-1]} apps, the manifest lists "
+                       f"{available}", manifest,
+                       f"give counts up to {available}, or align more apps")
+    return steps
+
+
+@dataclass
+class Point:
+    """One step of a run: the first ``apps`` apps, ``instances`` guests of each, both sets."""
+
+    apps: int
+    instances: int
+    original: SetMeasurement
+    aligned: SetMeasurement
+
+    def of(self, label: str) -> SetMeasurement:
+        return self.original if label == "original" else self.aligned
+
+
 @dataclass
 class FleetMemory:
-    apps: list[str]
+    """A run: ``points`` vary ``x`` ("instances" per app, or "apps", the number of
+    different apps); a point of n apps measured the first n of ``apps``."""
+
+    apps: list[str]  # sorted by name
     memory_mib: int
-    # One measurement per instance count, for each set.
-    original: list[SetMeasurement] = field(default_factory=list)
-    aligned: list[SetMeasurement] = field(default_factory=list)
-    static: dict[str, PageStats] = field(default_factory=dict)
+    x: str = "instances"
+    points: list[Point] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def original(self) -> list[SetMeasurement]:
+        return [p.original for p in self.points]
+
+    @property
+    def aligned(self) -> list[SetMeasurement]:
+        return [p.aligned for p in self.points]
 
     def predicted_pages(self, label: str) -> int:
-        """Static prediction: distinct page contents of the set's images."""
-        s = self.static[label]
-        return s.readonly.distinct + s.writable.distinct
+        """Static prediction of the last point: distinct page contents of the set's images."""
+        return self.points[-1].of(label).predicted_pages
+
+
+class _Images:
+    """Each image cut into pages once per run, for the predictions and the split."""
+
+    def __init__(self) -> None:
+        self.pages: dict[Path, list[Page]] = {}
+        self.contents: dict[Path, ImageFacts] = {}
+
+    def predicted(self, images: list[Path]) -> int:
+        for image in images:
+            if image not in self.pages:
+                self.pages[image] = image_pages(image)
+                self.contents[image] = ImageFacts.of(self.pages[image])
+        stats = page_stats([self.pages[image] for image in images])
+        return stats.readonly.distinct + stats.writable.distinct
+
+
+def _measure_point(session: Session, manifest: dict[str, dict[str, Path]], apps: list[str],
+                   instances: int, images: _Images, memory_mib: int, timeout: float,
+                   progress: Progress | None, prefix: str = "") -> Point:
+    """The original set of ``apps``, stopped, then the aligned set."""
+    def say(msg: str) -> None:
+        if progress is not None:
+            progress(prefix + msg)
+
+    sets = {}
+    for label in SETS:
+        chosen = [manifest[a][label] for a in apps]
+        predicted = images.predicted(chosen)
+        m = measure_set(session, chosen, instances, label, memory_mib, timeout,
+                        progress=say, contents=images.contents)
+        m.predicted_pages = predicted
+        sets[label] = m
+    return Point(len(apps), instances, sets["original"], sets["aligned"])
 
 
 def measure_fleet(session: Session, manifest: dict[str, dict[str, Path]], counts: list[int],
                   memory_mib: int = 32, timeout: float = 120.0,
                   progress: Progress | None = None) -> FleetMemory:
-    """For each instance count: the original set, stopped, then the aligned set."""
-    result = FleetMemory(sorted(manifest), memory_mib)
-    for label in SETS:
-        result.static[label] = fleet_page_stats([manifest[a][label] for a in result.apps])
+    """For each instance count: every app's original set, stopped, then the aligned set."""
+    start = time.monotonic()
+    result = FleetMemory(sorted(manifest), memory_mib, "instances")
+    images = _Images()
     for k in counts:
-        for label in SETS:
-            images = [manifest[a][label] for a in result.apps]
-            m = measure_set(session, images, k, label, memory_mib, timeout, progress=progress)
-            getattr(result, label).append(m)
+        result.points.append(_measure_point(session, manifest, result.apps, k, images,
+                                            memory_mib, timeout, progress))
+    result.seconds = round(time.monotonic() - start, 1)
     return result
 
 
-def as_json(result: FleetMemory) -> dict:
-    """Plain data for ``--json``: every measurement plus the static prediction."""
-    def one(m: SetMeasurement) -> dict:
-        return {**asdict(m), "mib": round(m.mib, 3)}
+def measure_sweep(session: Session, manifest: dict[str, dict[str, Path]], app_counts: list[int],
+                  instances: int = 1, memory_mib: int = 32, timeout: float = 120.0,
+                  progress: Progress | None = None) -> FleetMemory:
+    """For each n of ``app_counts`` (ascending): the first n apps by name, ``instances``
+    guests each, original set then aligned set."""
+    start = time.monotonic()
+    result = FleetMemory(sorted(manifest), memory_mib, "apps")
+    images = _Images()
+    for n in app_counts:
+        result.points.append(_measure_point(session, manifest, result.apps[:n], instances,
+                                            images, memory_mib, timeout, progress,
+                                            f"{n} apps, "))
+    result.seconds = round(time.monotonic() - start, 1)
+    return result
 
+
+JSON_VERSION = 1
+
+
+def set_json(m: SetMeasurement) -> dict:
+    """One set's figures as plain data (see the README for the fields)."""
+    out = {**asdict(m), "mib": round(m.mib, 3)}
+    out["split"] = None if m.split is None else {**asdict(m.split), "frames": m.split.frames}
+    return out
+
+
+def as_json(result: FleetMemory) -> dict:
+    """Plain data for ``--json`` and ``--json-out``, version :data:`JSON_VERSION`."""
     return {
+        "version": JSON_VERSION,
+        "x": result.x,
         "apps": result.apps,
         "memory_mib": result.memory_mib,
-        "original": [one(m) for m in result.original],
-        "aligned": [one(m) for m in result.aligned],
-        "static": {k: asdict(v) for k, v in result.static.items()},
-        "predicted_pages": {k: result.predicted_pages(k) for k in result.static},
+        "page_size": PAGE_SIZE,
+        "seconds": result.seconds,
+        "points": [{"apps": p.apps, "instances": p.instances, "guests": p.original.guests,
+                    "original": set_json(p.original), "aligned": set_json(p.aligned)}
+                   for p in result.points],
     }
 
 

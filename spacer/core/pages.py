@@ -25,7 +25,8 @@ PAGE_SIZE = 4096
 # A loaded unikernel larger than this is taken for a damaged size field, not an
 # image to deduplicate (its pages are cut and hashed one by one).
 MAX_LOADED = 256 << 20
-_ZERO_DIGEST = hashlib.blake2b(bytes(PAGE_SIZE), digest_size=16).digest()
+ZERO_DIGEST = hashlib.blake2b(bytes(PAGE_SIZE), digest_size=16).digest()
+_ZERO_DIGEST = ZERO_DIGEST
 _ZERO_PAGE = bytes(PAGE_SIZE)  # shared by the pages only zero fill touches, copied on write
 
 
@@ -51,8 +52,12 @@ def is_fill(page: bytes | bytearray) -> bool:
     return any(view[p:] == view[:-p] for p in range(1, FILL_PERIOD + 1))
 
 
-def _digest(data: bytes | bytearray) -> bytes:
+def page_digest(data: bytes | bytearray) -> bytes:
+    """The digest :class:`Page` uses: blake2b-128 of the page's bytes."""
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+_digest = page_digest
 
 
 def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool], dict[int, bool]]:
@@ -184,7 +189,11 @@ def _counts(per_image: list[list[Page]]) -> PageCounts:
 
 def fleet_page_stats(images: list[Path]) -> PageStats:
     """Count pages of ``images``: total, distinct, zero and shared, read-only and writable apart."""
-    loaded = [image_pages(Path(img)) for img in images]
+    return page_stats([image_pages(Path(img)) for img in images])
+
+
+def page_stats(loaded: list[list[Page]]) -> PageStats:
+    """:func:`fleet_page_stats` of images already cut into pages (one list per image)."""
     ro = [[p for p in pages if not p.writable] for pages in loaded]
     rw = [[p for p in pages if p.writable] for pages in loaded]
-    return PageStats(images=len(images), readonly=_counts(ro), writable=_counts(rw))
+    return PageStats(images=len(loaded), readonly=_counts(ro), writable=_counts(rw))

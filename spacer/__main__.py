@@ -1,0 +1,7 @@
+"""``python -m spacer ...``: the same as the ``spacer`` command."""
+
+import sys
+
+from spacer.cli import main
+
+sys.exit(main())
