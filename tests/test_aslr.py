@@ -230,6 +230,46 @@ def test_got_loads_of_own_symbols_become_pc_relative_and_still_run(tmp_path: Pat
     assert subprocess.run([str(exe)], check=False).returncode == 0
 
 
+def test_own_symbols_outside_the_moving_sections_keep_their_slot(tmp_path: Path):
+    """An own symbol in a section the image places itself (the boot code, a per-image
+    table such as Unikraft's .uk_eventtab) sits at an address that differs between
+    images: its GOT loads go through the table, and the object still runs."""
+    (tmp_path / "t.s").write_text(LOCAL_S.replace("lf:\n", '.section .uk_eventtab,"ax"\nlf:\n'))
+    (tmp_path / "main.c").write_text(LOCAL_MAIN)
+    subprocess.run(["gcc", "-c", str(tmp_path / "t.s"), "-o", str(tmp_path / "t.o")],
+                   check=True)
+    subprocess.run(["gcc", "-O2", "-fno-pic", "-c", str(tmp_path / "main.c"), "-o",
+                    str(tmp_path / "main.o")], check=True)
+    entries = redirect_got(tmp_path / "t.o", tmp_path / "t.spacer.o", "libt",
+                           movable={".text"})
+    # Every load of lf keeps a slot (one alias); own, in .text, became PC-relative.
+    assert [e.symbol for e in entries] == ["__spacer_local_libt_0"]
+    after = _got_relocs(tmp_path / "t.spacer.o")
+    assert after["own"] == {R_X86_64_PC32}
+    assert after[table_symbol("libt")] == {R_X86_64_PC32}
+    assert len(_pc32_sites(tmp_path / "t.spacer.o", table_symbol("libt"))) == 4
+    (tmp_path / "t.lds").write_text(LDS % f".spacer.got : {{ {table_symbol('libt')} = .; "
+                                          "QUAD(__spacer_local_libt_0) }")
+    exe = tmp_path / "t.elf"
+    subprocess.run(["gcc", "-nostdlib", "-static", "-no-pie", "-Wl,-T," + str(tmp_path / "t.lds"),
+                    str(tmp_path / "main.o"), str(tmp_path / "t.spacer.o"), "-o", str(exe)],
+                   check=True)
+    assert subprocess.run([str(exe)], check=False).returncode == 0
+
+
+def _pc32_sites(path: Path, symbol: str) -> list[int]:
+    """Offsets of the relocations against ``symbol`` in ``path``."""
+    found = []
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        for sec in elf.iter_sections():
+            if isinstance(sec, RelocationSection):
+                symtab = elf.get_section(sec["sh_link"])
+                found += [rel["r_offset"] for rel in sec.iter_relocations()
+                          if symtab.get_symbol(rel["r_info_sym"]).name == symbol]
+    return found
+
+
 def test_symbols_stage_names_direct_references_by_type(tmp_path: Path):
     """Absolute addresses (mov $sym, a pointer table) cannot go through a table: the
     symbols stage lists them by relocation type and definer."""

@@ -119,6 +119,16 @@ def extract_app(app: AppBuild) -> dict:
     }
 
 
+def movable_names(path: Path, link_path: str, scripts: list[Script], default_index: int,
+                  anchors: dict) -> set[str]:
+    """Names of the sections of ``path`` that would move into its library's slot: the
+    rest (boot code, per-image tables the script collects) stays where the image
+    puts it."""
+    kinds = movable_sections(place_object(read_object(path), link_path, scripts),
+                             default_index, anchors)
+    return {n for names, _ in kinds.values() for n in names}
+
+
 def object_facts(path: Path, link_path: str, scripts: list[Script], default_index: int,
                  anchors: dict) -> tuple[dict, int]:
     """What the planner needs of one object, and its bytes in the boot-only head of

@@ -91,21 +91,27 @@ def table_entries(path: Path) -> list[TableEntry]:
     return [TableEntry(name, found[name]) for name in sorted(found)]
 
 
-def redirect_got(source: Path, out: Path, library: str, direct: bool = False) -> list[TableEntry]:
+def redirect_got(source: Path, out: Path, library: str, direct: bool = False,
+                 movable: set[str] | None = None) -> list[TableEntry]:
     """Write ``source`` to ``out`` with every GOT relocation aimed at the library's table;
     return the table's entries. ``source`` is not modified; ``out`` appears whole.
 
     With ``direct``, every GOT load that has a PC-relative form takes it, whoever
     defines the symbol: the copy for an image that keeps the library to itself, whose
     pages are private anyway, so a table would only cost an indirect call. Loads of
-    weak undefined symbols and those without such a form still use the table."""
+    weak undefined symbols and those without such a form still use the table.
+
+    ``movable`` names the sections that move with the library (None: all). An own
+    symbol in another section (the boot code, a per-image table the platform script
+    collects, such as ``.uk_eventtab``) sits at an address that differs between
+    images, so its loads keep their table slot."""
     name = table_symbol(library)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     try:
         Path(tmp).write_bytes(Path(source).read_bytes())
-        aliases = _relax_local(Path(tmp), library, direct)
+        aliases = _relax_local(Path(tmp), library, direct, None if direct else movable)
         entries = sorted(table_entries(Path(tmp))
                          + [TableEntry(alias, False) for alias in sorted(set(aliases.values()))],
                          key=lambda e: e.symbol)
@@ -137,7 +143,8 @@ def _local_key(elf: ELFFile, sym) -> tuple[str, int]:
     return elf.get_section(sym["st_shndx"]).name, sym["st_value"]
 
 
-def _relax_local(path: Path, library: str, direct: bool = False) -> dict[tuple[str, int], str]:
+def _relax_local(path: Path, library: str, direct: bool = False,
+                 movable: set[str] | None = None) -> dict[tuple[str, int], str]:
     """GOT loads of the library's own symbols (local ones, and globals it defines
     strongly; with ``direct``, every global but a weak undefined one) made PC-relative
     in place (see module doc); the local ones that cannot be get an alias name:
@@ -154,6 +161,9 @@ def _relax_local(path: Path, library: str, direct: bool = False) -> dict[tuple[s
             offset, info = rel["r_offset"], (rel["r_info_sym"] << 32) | R_X86_64_PC32
             op = bytes(data[at - 2:at])
             relaxable = rel["r_info_type"] != 9  # GOTPCREL promises no instruction form
+            if movable is not None and isinstance(sym["st_shndx"], int) \
+                    and elf.get_section(sym["st_shndx"]).name not in movable:
+                relaxable = False  # where it sits differs between images: keep a slot
             if relaxable and op[0] == 0x8B:  # mov disp(%rip), %reg -> lea disp(%rip), %reg
                 data[at - 2] = 0x8D
             elif relaxable and op == b"\xff\x15":  # call *disp(%rip) -> addr32 call rel32

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from spacer.core.extract import load_scripts, object_facts
+from spacer.core.extract import load_scripts, movable_names, object_facts
 from spacer.core.indirect import redirect_got, table_symbol
 from spacer.core.placement import find_anchors
 from spacer.core.rebuild import Rebuilder
@@ -40,7 +40,8 @@ def pic_app(extract: dict, out_root: Path, jobs: int = 2,
     for path in recipe["objects"]:
         name = Path(path).name.removesuffix(".o")
         final = out_root / "objects" / Path(path).name
-        entries = redirect_got(rebuilt[path], final, name)
+        movable = movable_names(rebuilt[path], path, scripts, default_index, anchors)
+        entries = redirect_got(rebuilt[path], final, name, movable=movable)
         facts, head = object_facts(final, path, scripts, default_index, anchors)
         facts["table"] = {"symbol": table_symbol(name),
                           "entries": [[e.symbol, e.weak] for e in entries]}
