@@ -21,7 +21,7 @@ import re
 
 from spacer.core.ldparse import OutputSection, Script, Statement, parse_script
 from spacer.core.placement import TABLE, TLS_KINDS, find_anchors
-from spacer.core.slices import Part, Slice, Table
+from spacer.core.slices import Area, Part, Slice, Table
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
@@ -60,6 +60,12 @@ def _table(table: Table, where: str, phdrs: str) -> str:
     (:mod:`spacer.core.indirect`). A weak reference nobody defines holds 0."""
     name = _slug(table.symbol.removeprefix("__spacer_got_"))
     return f".spacer.got.{name} {where}: {{ {_table_body(table)} }} {phdrs}\n"
+
+
+def _tables(area: Area, phdrs: str) -> str:
+    """The tables of the shared libraries, each at its fixed address."""
+    return "".join(_table(p.table, f"{s.address + p.offset:#x} ", phdrs)
+                   for s in area.slots for p in s.parts if p.table)
 
 
 def _table_body(table: Table) -> str:
@@ -114,16 +120,14 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
                      f"{kind} area; run spacer align again\")\n"
                      f". = {base:#x};\n")
             edits.append((_area_start(script, anchor), guard))
-    # Tables first: they take the lowest addresses of the read-only area.
-    for kind, area in sorted(piece.areas.items(), key=lambda item: item[0] != TABLE):
+    tables = piece.areas.get(TABLE)
+    for kind, area in piece.areas.items():
         anchor = script.output(area.anchor)
         if anchor is None:
             continue
         if kind == TABLE:
-            phdrs = _phdrs(script, anchor)
-            edits.append((anchor.start, "".join(
-                _table(p.table, f"{s.address + p.offset:#x} ", phdrs)
-                for s in area.slots for p in s.parts if p.table)))
+            if "rodata" not in piece.areas:  # else written with the read-only slots
+                edits.append((anchor.start, _tables(area, _phdrs(script, anchor))))
             continue
         # The image's own content starts on a fresh page, not in a slot's last page.
         close = ". = ALIGN(0x1000);\n" if piece.page_align and kind not in TLS_KINDS else ""
@@ -131,13 +135,20 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
             # One output section per library (ld merges strings and unwind CIEs only
             # within an output section), at the library's fixed place in the slot.
             phdrs = _phdrs(script, anchor)
-            lines = [f"{name}.spacer.{_slug(p.lib)} {s.address + p.offset:#x} : "
-                     f"{{ {_parts([p])} }} {phdrs}\n"
+            lines = [(s.address + p.offset, f"{name}.spacer.{_slug(p.lib)} "
+                      f"{s.address + p.offset:#x} : {{ {_parts([p])} }} {phdrs}\n")
                      for s in area.slots
                      for name, parts in ((area.anchor, s.parts), (".eh_frame", s.eh_parts))
                      for p in parts]
-            tail = "" if area.slots[-1].spoilt else close
-            edits.append((anchor.start, "".join(lines) + tail))
+            # The tables follow the slots (on a fresh page); the image's own read-only
+            # data then fills their last page: both are per image.
+            last_table = tables.slots[-1].address if kind == "rodata" and tables else None
+            if last_table is not None:
+                lines.append((tables.slots[0].address, _tables(tables, phdrs)))
+            lines.sort(key=lambda line: line[0])
+            ends_in_table = last_table is not None and last_table >= area.slots[-1].address
+            tail = "" if area.slots[-1].spoilt or ends_in_table else close
+            edits.append((anchor.start, "".join(text for _, text in lines) + tail))
             continue
         origin = piece.text_area - piece.text_start if kind == "text" else 0
         # Each slot ends on its own page boundary: the fill of its last page must not

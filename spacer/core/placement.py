@@ -34,8 +34,8 @@ KINDS = {"text": ".text", "rodata": ".rodata", "eh_frame": ".eh_frame", "tdata":
 SEPARATE_KINDS = ("rodata", "eh_frame")  # per-library output sections
 TLS_KINDS = ("tdata", "tbss")
 ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides in its rodata slot
-# Indirection tables (``--aslr 1``): one per library, packed at 8-byte alignment at
-# the start of the read-only area; every table page differs per image anyway.
+# Indirection tables (``--aslr 1``): one per library, packed at 8-byte alignment after
+# the read-only slots; every table page differs per image anyway.
 TABLE = "got"
 PACKED_KINDS = (*TLS_KINDS, TABLE)
 

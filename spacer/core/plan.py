@@ -245,10 +245,11 @@ def _headroom(size: int, options: PlanOptions) -> int:
 
 
 def _colour(units: list[Unit], kind: str, page_align: bool,
-            previous: Previous | None = None) -> int:
+            previous: Previous | None = None, reserved: tuple[int, int] | None = None) -> int:
     """First-fit interval colouring of ``kind``; returns the area's size. With a
     previous layout, every unit that still fits its old slot, and meets no other kept
-    unit in an image, keeps it; the others are placed first-fit around them."""
+    unit in an image, keeps it; the others are placed first-fit around them, and
+    around ``reserved`` (the old tables' room), which every image keeps."""
     busy: dict[str, list[tuple[int, int]]] = {}
     end = 0
     placed = set()
@@ -275,7 +276,8 @@ def _colour(units: list[Unit], kind: str, page_align: bool,
                            else "meets another library's slot in a new image")
         step = max(PAGE, u.aligns[kind]) if page_align and kind not in PACKED_KINDS \
             else u.aligns[kind]
-        taken = sorted(iv for app in u.apps for iv in busy.get(app, []))
+        taken = sorted([*(iv for app in u.apps for iv in busy.get(app, [])),
+                        *([reserved] if reserved else [])])
         offset = 0
         for lo, hi in taken:
             if offset + size <= lo:
@@ -290,16 +292,28 @@ def _colour(units: list[Unit], kind: str, page_align: bool,
     return align_up(end, PAGE) if page_align and kind not in PACKED_KINDS else end
 
 
-def _tables_first(units: list[Unit], sizes: dict[str, int]) -> None:
-    """The tables take the first pages of the read-only area: rodata slots move up."""
-    pages = align_up(sizes.pop(TABLE), PAGE)
-    if not pages:
-        return
-    sizes["rodata"] += pages
-    for u in units:
-        if "rodata" in u.offsets:
-            u.offsets["rodata"] += pages
-    sizes[TABLE] = pages
+def _tables_last(units: list[Unit], sizes: dict[str, int], page_align: bool,
+                 old: Previous | None) -> int | None:
+    """Where the tables start in the read-only area: after its slots, on a fresh page,
+    so the image's own read-only data, per image like the tables, fills their last
+    page instead of a page of its own. They keep their old place while they fit its
+    room; else they move to the end, which relinks every image that has one."""
+    size = sizes.pop(TABLE)
+    if not size:
+        return None
+    room = old.table_room(page_align) if old else None
+    if room and size <= room[1] - room[0]:
+        start = room[0]
+    else:
+        start = align_up(sizes["rodata"], PAGE if page_align else SLOT)
+        if room:
+            old.moves.append({"unit": "the indirection tables", "kind": TABLE,
+                              "apps": sorted({a for u in units if TABLE in u.offsets
+                                              for a in u.apps} & old.apps),
+                              "why": "they outgrew their room", "pages_lost": 0})
+    sizes["rodata"] = max(sizes["rodata"], start + size)
+    sizes[TABLE] = size
+    return start
 
 
 def _slotted(app: str, units: list[Unit]) -> set[str]:
@@ -332,18 +346,18 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions(),
     units = _units(extracts, options, old)
     if old:
         private_copies(units, old)
-    sizes = {k: _colour(units, k, options.align, old)
+    tables_room = old.table_room(options.align) if old and not options.moving else None
+    sizes = {k: _colour(units, k, options.align, old, tables_room if k == "rodata" else None)
              for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
     moving = moving_areas(extracts, units, sizes, options) if options.moving else None
-    if not options.moving:
-        _tables_first(units, sizes)
+    tables_at = None if options.moving else _tables_last(units, sizes, options.align, old)
     # The TLS block keeps its shape while what it must hold fits in it; else it gets
     # room for a new app's own TLS too: a larger block changes every image's offsets.
     tls = {k: old.tls[k] if old and old.tls.get(k, 0) >= need else
            align_up(need + TLS_SLACK, 64) for k, need in _tls_totals(extracts, units, sizes).items()}
     bases = _bases(extracts, units, sizes, tls["tdata_total"], options, old)
-    if TABLE in sizes:
-        bases[TABLE] = bases["rodata"]
+    if tables_at is not None:
+        bases[TABLE] = bases["rodata"] + tables_at
     layout = {
         "version": LAYOUT_VERSION,
         "options": asdict(options),

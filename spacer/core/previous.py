@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from spacer.core.errors import BadInput
 from spacer.core.pages import PAGE_SIZE
-from spacer.core.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE
+from spacer.core.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE, align_up
 
 if TYPE_CHECKING:
     from spacer.core.plan import Library, Unit
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: the tables follow the read-only slots (2: they came first)
 
 
 def readonly_pages(kinds: dict[str, dict]) -> int:
@@ -34,11 +34,9 @@ def readonly_pages(kinds: dict[str, dict]) -> int:
 class OldUnit:
     """A unit of the previous layout: where it was and how much room it had."""
 
-    def __init__(self, data: dict, table_pages: int):
+    def __init__(self, data: dict):
         self.members: list[str] = data["members"]
         self.offsets: dict[str, int] = dict(data["offsets"])
-        if "rodata" in self.offsets:
-            self.offsets["rodata"] -= table_pages  # the tables came first
         self.reserve: dict[str, int] = data["reserve"]
         self.sizes: dict[str, int] = data["raw_sizes"]
         self.raw: dict[str, list[int]] = data["raw_offsets"]
@@ -75,8 +73,7 @@ class Previous:
         if version != LAYOUT_VERSION:
             raise BadInput(f"layout.json has format version {version}, this spacer writes "
                            f"{LAYOUT_VERSION}", hint="run spacer align --replan")
-        pages = layout["areas"].get(TABLE, {}).get("size", 0)
-        self.units = {tuple(sorted(u["members"])): OldUnit(u, pages) for u in layout["units"]}
+        self.units = {tuple(sorted(u["members"])): OldUnit(u) for u in layout["units"]}
         self.libraries = {m for u in layout["units"] for m in u["members"]}
         self.unit_of = {m: u["id"] for u in layout["units"] for m in u["members"]}
         self.areas: dict[str, dict] = layout["areas"]
@@ -112,8 +109,17 @@ class Previous:
                            "apps": sorted(set(u.apps) & self.apps), "pages_lost": 0})
 
     def area_size(self, kind: str) -> int:
-        return self.areas.get(kind, {}).get("size", 0) if kind != "rodata" else \
-            self.areas.get(kind, {}).get("size", 0) - self.areas.get(TABLE, {}).get("size", 0)
+        return self.areas.get(kind, {}).get("size", 0)
+
+    def table_room(self, page_align: bool) -> tuple[int, int] | None:
+        """Where the tables were in the read-only area, from its start, up to the end of
+        their last page (what they may grow into without moving)."""
+        tables, rodata = self.areas.get(TABLE), self.areas.get("rodata")
+        if not tables or not tables.get("size") or tables.get("base") is None or not rodata:
+            return None
+        start = tables["base"] - rodata["base"]
+        end = start + tables["size"]
+        return start, align_up(end, PAGE_SIZE) if page_align else end
 
     def base(self, kind: str) -> int | None:
         return self.areas.get(kind, {}).get("base")
