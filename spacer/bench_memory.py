@@ -57,6 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--plot", type=Path, metavar="FILE",
                    help="plot MiB used to a PNG: against the number of apps with --sweep, "
                         "else measure 1, 2, 4, ... K instances and plot against them")
+    p.add_argument("--ksm-zero-pages", action="store_true",
+                   help="run KSM with use_zero_pages=1: empty pages map the kernel's zero "
+                        "page instead of merged pages of at most max_page_sharing sharers")
     p.add_argument("--sysfs", type=Path, default=ksm.DEFAULT_ROOT, metavar="ROOT",
                    help=f"where KSM and THP settings live (default {ksm.DEFAULT_ROOT})")
     p.set_defaults(func=run)
@@ -117,7 +120,7 @@ def run(ns: argparse.Namespace) -> int:
         counts = memory.instance_steps(instances) if ns.plot else [instances]
         previous = _on_stop_signals(_stop)
         try:
-            with err.status("starting") as status, ksm.ksm_session(ns.sysfs) as session:
+            with err.status("starting") as status, ksm.ksm_session(ns.sysfs, zero_pages=ns.ksm_zero_pages) as session:
                 def progress(msg: str) -> None:
                     status.update(msg)
                 if steps:

@@ -56,13 +56,14 @@ def _block(u: Unit) -> int:
 
 
 def gap_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
-    """Fewest random gap choices (a power of two, in pages) before each of ``units``
-    libraries that give an image ``bits`` of placement entropy, orders included."""
+    """Fewest random gap choices (in pages) before each of ``units`` libraries that
+    give an image ``bits`` of placement entropy, orders included. Not rounded to a
+    power of two: every gap page is zero-filled room in all four areas of every
+    image, and KSM merges at most ``max_page_sharing`` pages into one frame."""
     order = 0.0 if same_mapping else math.log2(math.factorial(units))
-    gap = 1
-    while units and order + units * math.log2(gap) < bits and gap < MAX_GAP_PAGES:
-        gap *= 2
-    return gap
+    if not units or order >= bits:
+        return 1
+    return min(MAX_GAP_PAGES, max(1, math.ceil(2 ** ((bits - order) / units))))
 
 
 def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],

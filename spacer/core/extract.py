@@ -156,6 +156,7 @@ def object_facts(path: Path, link_path: str, scripts: list[Script], default_inde
                                       if sym not in local})}
                   for k, (names, keep) in kinds.items() if extents[k][0] > 0},
         "defined": list(obj.defined),
+        "head": head,  # bytes of boot code: they stay at the image's start
         # Read-only content by segment (code apart), for the packed lower bound.
         "chunks": content_chunks(path, {
             "text": [s.name for s in obj.sections if s.executable],

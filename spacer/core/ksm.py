@@ -152,17 +152,21 @@ class Session:
 
 
 @contextmanager
-def ksm_session(root: Path = DEFAULT_ROOT, fast: bool = True) -> Iterator[Session]:
+def ksm_session(root: Path = DEFAULT_ROOT, fast: bool = True,
+                zero_pages: bool = False) -> Iterator[Session]:
     """Run KSM (fast scan rate unless ``fast`` is False) with THP off; restore all on exit.
 
     THP goes to ``never`` because a huge page makes a guest's resident size
     jump by 2 MiB and KSM does not merge inside it. ``use_zero_pages`` goes to
-    0 so merged zero pages show up in ``pages_sharing`` like any other content.
+    0 so merged zero pages show up in ``pages_sharing`` like any other content,
+    and each merged page then has at most ``max_page_sharing`` sharers: many zero
+    pages take several frames. With ``zero_pages`` it goes to 1, as a host that runs
+    many guests may set it: empty pages then map the kernel's one zero page.
     """
     root = Path(root)
     check_ksm(root)
     wanted = {THP: "never", **(FAST_SCAN if fast else GENTLE_SCAN)}
-    optional = {USE_ZERO_PAGES: "0", SMART_SCAN: "0", ADVISOR: "none"}
+    optional = {USE_ZERO_PAGES: "1" if zero_pages else "0", SMART_SCAN: "0", ADVISOR: "none"}
     wanted.update({n: v for n, v in optional.items() if (root / n).exists()})
     wanted[RUN] = "1"  # last, once the scan rate is set
     session = Session(root, {})

@@ -160,7 +160,10 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
         lines.append("\n")
         split = anchor.items[area.split].start if area.split < len(anchor.items) \
             else anchor.body_end
-        edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
+        # --aslr 2: the random gaps between blocks hold zeros, not the code fill (NOPs),
+        # so a host whose KSM maps empty pages to the zero page keeps no frame for them.
+        fill = "FILL(0x00);\n" if piece.aslr and kind == "text" else ""
+        edits.append((split, "/* spacer: shared slots */\n" + fill + "".join(lines)))
     if piece.private_tables:
         anchor = script.output(find_anchors(script)["rodata"].output)
         phdrs = _phdrs(script, anchor)

@@ -99,10 +99,13 @@ class Library:
 
     @property
     def pinned(self) -> bool:
-        """Its code or read-only data holds absolute addresses (the platform's assembly):
-        moving it would change its bytes, so ASLR leaves it in place."""
-        return any(part.get("absolute", 0) for v in self.variants.values()
-                   for k, part in v["kinds"].items() if k in ("text", "rodata", "eh_frame"))
+        """Its code or read-only data holds absolute addresses (the platform's assembly),
+        or it has boot code, which stays at the image's start and holds the absolute
+        addresses of the library's entry, stack and page tables: moving it would change
+        its bytes and the boot page, so ASLR leaves it in place."""
+        return any(v.get("head", 0) or any(
+            part.get("absolute", 0) for k, part in v["kinds"].items()
+            if k in ("text", "rodata", "eh_frame")) for v in self.variants.values())
 
     def refs(self, kinds: tuple[str, ...]) -> set[str]:
         return {sym for v in self.variants.values() for k in kinds
