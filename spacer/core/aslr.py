@@ -3,8 +3,9 @@
 The plan gives every shared library a *block* (its code, read-only data, data with
 its indirection table, and bss, at one distance from each other in every image)
 and each area room for any image's blocks. This stage draws, for one image, an
-order of its blocks and a random gap of whole pages before each, from the seed and
-the app's name: the same seed gives the same images, another seed another layout.
+order of its blocks and a random split of its free pages into the gaps between
+them, from the seed and the app's name: the same seed gives the same images,
+another seed another layout.
 A library's position-independent code reaches everything outside it through its
 table, so its pages keep their bytes wherever the block lands and KSM still merges
 them; only the tables, which hold this image's addresses, differ.
@@ -16,21 +17,15 @@ relink depend on.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import replace
 
 from spacer.core.errors import BadInput
+from spacer.core.blocks import entropy_bits
 from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.slices import AslrMap, Slice
 
 DEFAULT_SEED = 0
-
-
-def entropy_bits(units: int, gap_pages: int, same_mapping: bool) -> float:
-    """log2 of the layouts one image can get: block orders times gap choices."""
-    order = 0.0 if same_mapping else math.log2(math.factorial(units))
-    return order + units * math.log2(max(1, gap_pages))
 
 
 def place_app(piece: Slice, seed: int = DEFAULT_SEED) -> Slice:
@@ -46,9 +41,13 @@ def place_app(piece: Slice, seed: int = DEFAULT_SEED) -> Slice:
     blocks = {u.id: u.block for u in info.units}
     # Pinned blocks (absolute addresses in their code) keep their one offset.
     offsets = {u.id: u.pinned for u in info.units if u.pinned is not None}
+    # The slack split at random into a gap before each block and one after the last:
+    # n cut points among slack + n places, every split alike likely.
+    cuts = sorted(rng.sample(range(info.slack_pages + len(order)), len(order)))
+    gaps = [cut - before - 1 for before, cut in zip([-1, *cuts], cuts, strict=False)]
     cursor = info.first_free
-    for unit in order:
-        cursor += rng.randrange(info.gap_pages) * PAGE
+    for unit, gap in zip(order, gaps, strict=True):
+        cursor += gap * PAGE
         offsets[unit] = cursor
         cursor += blocks[unit]
     if cursor > info.area:
@@ -69,4 +68,4 @@ def place_app(piece: Slice, seed: int = DEFAULT_SEED) -> Slice:
               if p.table}
     return replace(piece, areas=areas, aslr_map=AslrMap(
         seed=seed, order=order, offsets=offsets, libraries=placed, tables=tables,
-        entropy_bits=round(entropy_bits(len(order), info.gap_pages, info.same_mapping), 2)))
+        entropy_bits=round(entropy_bits(len(order), info.slack_pages, info.same_mapping), 2)))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from spacer.core.plan import Library, PlanOptions, Unit
 
 ASLR_BITS = 16  # placement entropy each image's shared libraries get together
-MAX_GAP_PAGES = 256
+MAX_SLACK_PAGES = 256  # an image with one moving block gets 8 bits, not 16
 ASLR_BLOCK = 16384  # a block gathers at least this much code
 
 
@@ -55,15 +55,25 @@ def _block(u: Unit) -> int:
                                            data, u.sizes.get("bss", 0)))
 
 
-def gap_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
-    """Fewest random gap choices (in pages) before each of ``units`` libraries that
-    give an image ``bits`` of placement entropy, orders included. Not rounded to a
-    power of two: every gap page is zero-filled room in all four areas of every
-    image, and KSM merges at most ``max_page_sharing`` pages into one frame."""
+def entropy_bits(units: int, slack: int, same_mapping: bool) -> float:
+    """log2 of the layouts an image of ``units`` moving blocks can get: their orders
+    times the ways to split ``slack`` free pages among the gaps before each block and
+    after the last, C(slack + units, units)."""
     order = 0.0 if same_mapping else math.log2(math.factorial(units))
-    if not units or order >= bits:
-        return 1
-    return min(MAX_GAP_PAGES, max(1, math.ceil(2 ** ((bits - order) / units))))
+    return order + math.log2(math.comb(slack + units, units))
+
+
+def slack_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
+    """Fewest pages of slack that give an image of ``units`` moving blocks ``bits`` of
+    placement entropy (see :func:`entropy_bits`). One slack split among all the gaps
+    needs less room than a gap range of its own before each block, and every page of
+    room is zero-filled in all four areas of every image (KSM merges at most
+    ``max_page_sharing`` pages into one frame)."""
+    slack = 0
+    while units and entropy_bits(units, slack, same_mapping) < bits \
+            and slack < MAX_SLACK_PAGES:
+        slack += 1
+    return slack
 
 
 def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
@@ -80,14 +90,13 @@ def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
     per_app: dict[str, dict] = {}
     for ex in extracts:
         mine = [u for u in units if ex["app"] in u.apps and blocks[u.id]]
-        per_app[ex["app"]] = {"units": mine, "gap_pages": 0,
+        per_app[ex["app"]] = {"units": mine, "slack_pages": 0,
                               "moving": [u for u in mine if u.id not in pinned]}
     area = first_free
     for info in per_app.values():
         moving = info["moving"]
-        info["gap_pages"] = gap = gap_pages(len(moving), options.same_mapping)
-        area = max(area, first_free + sum(blocks[u.id] for u in moving)
-                   + len(moving) * (gap - 1) * PAGE)
+        info["slack_pages"] = slack = slack_pages(len(moving), options.same_mapping)
+        area = max(area, first_free + sum(blocks[u.id] for u in moving) + slack * PAGE)
     for kind in ABSOLUTE_KINDS:
         sizes[kind] = area
     sizes.pop(TABLE, None)

@@ -547,7 +547,7 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         aslr=None if moving is None else Blocks(
             bases={k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
             area=moving["area"],
-            gap_pages=moving["apps"][app]["gap_pages"],
+            slack_pages=moving["apps"][app]["slack_pages"],
             same_mapping=options.same_mapping,
             first_free=moving["first_free"],
             # In the aslr-1 order (first by code address), which --aslr-same-mapping

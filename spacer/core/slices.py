@@ -105,14 +105,14 @@ class Blocks:
 
     bases: dict[str, int]
     area: int
-    gap_pages: int
+    slack_pages: int  # free pages this image splits at random among its blocks' gaps
     same_mapping: bool
     first_free: int
     units: list[BlockRoom]
 
     @classmethod
     def from_json(cls, data: dict) -> Blocks:
-        return cls(dict(data["bases"]), data["area"], data["gap_pages"], data["same_mapping"],
+        return cls(dict(data["bases"]), data["area"], data["slack_pages"], data["same_mapping"],
                    data["first_free"], [BlockRoom(**u) for u in data["units"]])
 
 
