@@ -213,6 +213,9 @@ class InterruptibleRunner(MRunner):
             try:
                 super().run_tasks(task_dispatcher)
             except BaseException:
+                # Before any call: a signal can act on entering a function, and a
+                # second one must not skip stopping the workers.
+                _Gate.stopping = True
                 self._stop_workers()
                 raise
 
@@ -225,7 +228,6 @@ class InterruptibleRunner(MRunner):
     def _stop_workers(self) -> None:
         """Tell every worker to stop and wait until all are gone; a second Ctrl-C
         meanwhile changes nothing."""
-        _Gate.stopping = True
         with signals_held(deliver=False):
             for proc in self._workers:
                 proc.terminate()
