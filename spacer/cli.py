@@ -355,8 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         say(internal_error_line(exc))
         return INTERNAL
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if argv is None:
+            # The program (the spacer command, python -m spacer): the work is done or
+            # given up, so a signal now could only turn its status into a kill.
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+        else:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
