@@ -34,7 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "peak memory and the static page sharing. With -w, time a full align of "
                     "that workspace into a scratch output folder instead.")
     p.add_argument("--count", type=int, nargs="+", default=[0, 100], metavar="N",
-                   help="generated apps on top of the demo ones, one run each (default 0 100)")
+                   help="generated apps on top of the demo ones: one fleet each, all measured "
+                        "in this run (default 0 100); the largest is built once and the "
+                        "others are its first apps")
     p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
                    help="time a full align of this workspace (only read) instead of a demo "
                         "fleet")
@@ -83,15 +85,18 @@ def _sharing(out: Path) -> dict:
             "ideal": report["packed_bound"]}
 
 
-def _serial_vs_parallel(settings: Settings, jobs: int, full: float, root: Path) -> dict:
-    """The same full align with ``-j 1`` into another output folder."""
-    serial, _, _ = _timed_align(Settings(workspace=settings.workspace, out=root / "out-j1",
+def _serial_vs_parallel(settings: Settings, jobs: int, full: float, out: Path) -> dict:
+    """The same full align with ``-j 1`` into the output folder ``out``."""
+    serial, _, _ = _timed_align(Settings(workspace=settings.workspace, out=out,
                                          demo=False, apps=settings.apps), 1)
     return {"jobs": jobs, "serial_s": serial, "parallel_s": full, "ratio": full / serial}
 
 
-def bench_fleet(root: Path, count: int, jobs: int = 1) -> dict:
-    """One fleet: build it from a private copy of the demo sources, then time aligns."""
+def bench_fleet(root: Path, counts: list[int], jobs: int = 1) -> list[dict]:
+    """Fleets of the demo apps plus each of ``counts`` generated apps, in one run: the
+    largest fleet is built once, from a private copy of the demo sources, and each
+    smaller one is its first apps. Each is aligned into its own output folder: a full
+    align, a no-op rerun, then, after one app's code changed, a third align."""
     from spacer.demo import SRC_DIR
     from spacer.demo.apps import fleet
     from spacer.demo.build import build_fleet
@@ -99,25 +104,49 @@ def bench_fleet(root: Path, count: int, jobs: int = 1) -> dict:
     src = root / "src"
     shutil.copytree(SRC_DIR, src)
     ws = root / "ws"
-    apps = fleet(count)
+    apps = fleet(max(counts))
     build_fleet(ws, apps, src_root=src)
-    settings = Settings(workspace=ws, demo=False)
-    full, ran_full, stages = _timed_align(settings, jobs)
-    row = {"apps": len(apps), "full_s": full, "stages": stages}
-    if jobs > 1:
-        row["parallel"] = _serial_vs_parallel(settings, jobs, full, root)
-    noop, ran_noop, _ = _timed_align(settings, jobs)
-    # One app's own code changes (a new function): rebuild it, then align again.
+    sizes = sorted(set(counts))
+    runs = []
+    for count in sizes:
+        names = tuple(a.name for a in fleet(count))
+        settings = Settings(workspace=ws, out=root / f"out-{count}", demo=False,
+                            apps=names if count < max(counts) else ())
+        full, ran_full, stages = _timed_align(settings, jobs)
+        row = {"apps": len(names), "full_s": full, "stages": stages}
+        if jobs > 1:
+            row["parallel"] = _serial_vs_parallel(settings, jobs, full, root / f"j1-{count}")
+        noop, ran_noop, _ = _timed_align(settings, jobs)
+        row.update({"noop_s": noop, "tasks": [len(ran_full), len(ran_noop)]})
+        runs.append((settings, row))
+    # One app's own code changes (a new function): rebuild it, then align each again.
     main_c = src / "apps" / "hello" / "main.c"
     main_c.write_text(main_c.read_text() + "\nint spacer_bench_extra(int x) { return x * 7 + 1; }\n")
     build_fleet(ws, [a for a in apps if a.name == "hello"], src_root=src)
-    changed, ran_changed, _ = _timed_align(settings, jobs)
-    row.update({"noop_s": noop, "changed_s": changed,
-                "tasks": [len(ran_full), len(ran_noop), len(ran_changed)],
-                "relinked_after_change": sorted(t for t in ran_changed
-                                                if t.startswith("relink:")),
-                **_sharing(settings.out_dir), "peak_rss": _peak_rss_mib()})
-    return row
+    rows = []
+    for settings, row in runs:
+        changed, ran_changed, _ = _timed_align(settings, jobs)
+        row.update({"changed_s": changed, "tasks": [*row["tasks"], len(ran_changed)],
+                    "relinked_after_change": sorted(t for t in ran_changed
+                                                    if t.startswith("relink:")),
+                    **_sharing(settings.out_dir), "peak_rss": _peak_rss_mib()})
+        rows.append(row)
+    return rows
+
+
+def scaling(rows: list[dict]) -> list[dict]:
+    """Each larger fleet against the smallest: how many times the apps, and how many
+    times the full align's time."""
+    rows = sorted(rows, key=lambda r: r["apps"])
+    return [{"from_apps": rows[0]["apps"], "to_apps": r["apps"],
+             "apps_ratio": round(r["apps"] / rows[0]["apps"], 3),
+             "full_ratio": round(r["full_s"] / rows[0]["full_s"], 3)} for r in rows[1:]]
+
+
+def plan_share(row: dict) -> float | None:
+    """The plan stage's share of the full align's wall time."""
+    plan = row["stages"].get("plan")
+    return round(plan["wall_s"] / row["full_s"], 4) if plan and row["full_s"] else None
 
 
 def bench_workspace(root: Path, workspace: Path, apps: tuple[str, ...], jobs: int) -> dict:
@@ -130,7 +159,7 @@ def bench_workspace(root: Path, workspace: Path, apps: tuple[str, ...], jobs: in
     row = {"apps": len(selected), "full_s": full,
            "stages": stages, "tasks": [len(ran)], "workspace": str(workspace.resolve())}
     if jobs > 1:
-        row["parallel"] = _serial_vs_parallel(settings, jobs, full, root)
+        row["parallel"] = _serial_vs_parallel(settings, jobs, full, root / "out-j1")
     row.update({**_sharing(settings.out_dir), "peak_rss": _peak_rss_mib()})
     return row
 
@@ -153,13 +182,16 @@ def run(ns: argparse.Namespace) -> int:
         rows = [in_scratch(ns.keep, "workspace", lambda root: bench_workspace(
             root, ns.workspace, tuple(ns.uks or ()), ns.jobs))]
     else:
-        rows = [in_scratch(ns.keep, f"count-{count}",
-                            lambda root, count=count: bench_fleet(root, count, ns.jobs))
-                for count in ns.count]
+        rows = in_scratch(ns.keep, "fleet", lambda root: bench_fleet(root, ns.count, ns.jobs))
+    for row in rows:
+        if plan_share(row) is not None:
+            row["plan_share"] = plan_share(row)
     show(rows, out)
+    figures = {"schema": SCHEMA, "jobs": ns.jobs, "runs": rows}
+    if len(rows) > 1:
+        figures["scaling"] = scaling(rows)
     if ns.json:
-        write_text_atomic(ns.json, json.dumps({"schema": SCHEMA, "jobs": ns.jobs,
-                                               "runs": rows}, indent=1) + "\n")
+        write_text_atomic(ns.json, json.dumps(figures, indent=1) + "\n")
     return 0
 
 
@@ -196,6 +228,13 @@ def show(rows: list[dict], out: Console) -> None:
             cells.append(f"{f['wall_s']:.2f}\n{f['busy_s']:.2f}" if f else "")
         stages.add_row(str(r["apps"]), *cells)
     out.print(stages)
+    shares = [f"{r['plan_share']:.1%} at {r['apps']} apps" for r in rows if "plan_share" in r]
+    if shares:
+        out.print(f"plan's share of the full align: {', '.join(shares)}")
+    for ratio in scaling(rows):
+        out.print(f"full align, {ratio['to_apps']} apps against {ratio['from_apps']}: "
+                  f"{ratio['full_ratio']:.2f}x the time for {ratio['apps_ratio']:.2f}x the "
+                  "apps")
     sharing = Table(title="read-only distinct pages", title_justify="left")
     for col in ("apps", "original", "aligned", "packed bound"):
         sharing.add_column(col, justify="right")

@@ -55,8 +55,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def align_command(ws: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "spacer.cli", "align", "-w", str(ws), "-o", str(out)]
+def align_command(ws: Path, out: Path, jobs: int | None = None) -> list[str]:
+    """``spacer align`` of ``ws`` into ``out``, with ``-j jobs`` if given."""
+    return [sys.executable, "-m", "spacer.cli", "align", "-w", str(ws), "-o", str(out),
+            *(["-j", str(jobs)] if jobs else [])]
 
 
 def images(out: Path) -> dict[str, str]:
@@ -73,25 +75,27 @@ def leftovers(out: Path) -> list[str]:
     return sorted(str(p.relative_to(out)) for p in out.rglob(".*") if p.name != ".lock")
 
 
-def _run(ws: Path, out: Path, timeout: float = 600) -> tuple[int, str]:
-    proc = subprocess.run(align_command(ws, out), env=_env(), stdout=subprocess.DEVNULL,
+def _run(ws: Path, out: Path, timeout: float = 600,
+         jobs: int | None = None) -> tuple[int, str]:
+    proc = subprocess.run(align_command(ws, out, jobs), env=_env(), stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, timeout=timeout, check=False)
     return proc.returncode, proc.stderr
 
 
-def reference(ws: Path, out: Path) -> tuple[dict[str, str], float]:
+def reference(ws: Path, out: Path, jobs: int | None = None) -> tuple[dict[str, str], float]:
     """Images of an uninterrupted run, and how long that run took."""
     start = time.perf_counter()
-    code, err = _run(ws, out)
+    code, err = _run(ws, out, jobs=jobs)
     took = time.perf_counter() - start
     if code != 0:
         raise RuntimeError(f"the reference align failed ({code}): {err.strip()[-500:]}")
     return images(out), took
 
 
-def _interrupt_once(ws: Path, out: Path, sig: int, delay: float) -> bool:
+def _interrupt_once(ws: Path, out: Path, sig: int, delay: float,
+                    jobs: int | None = None) -> bool:
     """Start an align, send ``sig`` after ``delay`` s; True if it was still running."""
-    proc = subprocess.Popen(align_command(ws, out), env=_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(align_command(ws, out, jobs), env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         proc.wait(timeout=delay)
@@ -112,6 +116,52 @@ def _interrupt_once(ws: Path, out: Path, sig: int, delay: float) -> bool:
     return True
 
 
+def group_members(pgid: int) -> list[str]:
+    """The live processes (not zombies) of process group ``pgid``: "pid command"."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:]
+        fields = rest.split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(f"{stat.parent.name} {name}")
+    return sorted(found)
+
+
+def interrupt_at_first_worker(ws: Path, out: Path, sig: int, jobs: int = 2,
+                              timeout: float = 60) -> tuple[int | None, float, list[str], str]:
+    """Start an align with ``-j jobs`` and send ``sig`` to spacer the moment its first
+    worker process exists, while doit forks the others: where a signal used to break
+    multiprocessing's bookkeeping (see :mod:`spacer.tasks.workers`). Returns the exit
+    status (None if it did not end within ``timeout`` s), the seconds from the signal
+    to the exit, the processes its group still held after it, and its stderr."""
+    proc = subprocess.Popen(align_command(ws, out, jobs), env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    while proc.poll() is None:
+        try:
+            if children.read_text().split():
+                break
+        except OSError:
+            break
+    start = time.perf_counter()
+    proc.send_signal(sig)  # nothing if it has ended
+    try:
+        code: int | None = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    took = time.perf_counter() - start
+    time.sleep(0.2)  # a worker that outlived it would still be there
+    left = group_members(proc.pid)
+    if code is None or left:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return code, took, left, proc.stderr.read()
+
+
 def _looks_finished_but_wrong(out: Path, ref: dict[str, str]) -> list[str]:
     wrong = [name for name, digest in images(out).items() if ref.get(name) != digest]
     for name in ("report.json", "manifest.json"):
@@ -124,19 +174,20 @@ def _looks_finished_but_wrong(out: Path, ref: dict[str, str]) -> list[str]:
 
 
 def sweep(ws: Path, root: Path, runs: int, seed: int = 0,
-          signals: tuple[int, ...] = SIGNALS) -> SweepResult:
-    """``runs`` interrupted aligns of workspace ``ws``, output folders under ``root``."""
+          signals: tuple[int, ...] = SIGNALS, jobs: int | None = None) -> SweepResult:
+    """``runs`` interrupted aligns of workspace ``ws``, output folders under ``root``,
+    with ``-j jobs`` (default: spacer's)."""
     rng = random.Random(seed)
     result = SweepResult()
     start = time.perf_counter()
-    ref, took = reference(ws, root / "reference")
+    ref, took = reference(ws, root / "reference", jobs)
     for i in range(runs):
         sig = signals[i % len(signals)]
         out = root / f"run{i}"
         landed = False
         for _ in range(rng.choice((1, 1, 2))):  # sometimes twice before a clean run
             delay = rng.uniform(0.05, took)
-            landed |= _interrupt_once(ws, out, sig, delay)
+            landed |= _interrupt_once(ws, out, sig, delay, jobs)
             wrong = _looks_finished_but_wrong(out, ref)
             if wrong:
                 result.wrong_finished += len(wrong)
@@ -146,7 +197,7 @@ def sweep(ws: Path, root: Path, runs: int, seed: int = 0,
         result.interrupted += landed
         result.finished_first += not landed
         result.scratch_seen += bool(leftovers(out)) if out.is_dir() else 0
-        code, err = _run(ws, out)
+        code, err = _run(ws, out, jobs=jobs)
         left = leftovers(out)
         got = images(out)
         if code != 0:
@@ -177,6 +228,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the delays")
     p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
                    help="a built workspace to align (it is only read)")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="tasks at a time in each align (default: spacer align's, the "
+                        "number of cores)")
     p.set_defaults(func=run)
     return p
 
@@ -193,7 +247,7 @@ def run(ns: argparse.Namespace) -> int:
 
             ws = build_fleet(Path(tmp) / "ws", [a for a in DEMO_APPS
                                                 if a.name in ("hello", "hashsum", "kvstore")])
-        result = sweep(Path(ws), Path(tmp), ns.runs, ns.seed)
+        result = sweep(Path(ws), Path(tmp), ns.runs, ns.seed, jobs=ns.jobs)
     out.print(f"{result.runs} runs in {result.seconds:.1f} s (seed {ns.seed}): "
               f"{result.interrupted} interrupted, {result.survived} of them followed by a "
               f"correct run, {result.finished_first} ended before the signal, "

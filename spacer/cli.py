@@ -54,6 +54,17 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r} (try 0x200000)") from None
 
 
+def _jobs(text: str) -> int:
+    """``-j N``: a whole number, at least 1."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"not a number of tasks: {text!r} (try 1 or 2)")
+    return jobs
+
+
 def _settings(ns: argparse.Namespace, plan: dict | None = None) -> Settings:
     ws = ns.workspace
     return Settings(workspace=ws or DEMO_WORKSPACE, out=getattr(ns, "out", None),
@@ -187,9 +198,9 @@ def _workspace_arg(p: argparse.ArgumentParser) -> None:
 def _run_args(p: argparse.ArgumentParser) -> None:
     from spacer.tasks.loader import default_jobs
 
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                   help=f"run N tasks at a time (default 1; {default_jobs()} cores here); "
-                        "the outputs do not depend on N")
+    p.add_argument("-j", "--jobs", type=_jobs, default=default_jobs(), metavar="N",
+                   help="run N tasks at a time (default: the number of cores, "
+                        f"{default_jobs()} here); the outputs do not depend on N")
     p.add_argument("--plain", action="store_true",
                    help="one line per stage instead of the live progress display "
                         "(the default when the output is not a terminal)")
@@ -311,12 +322,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
-    # doit's -j workers get the signal only from a terminal; stop them now, or the
-    # interpreter would wait at exit for workers that wait for their next task.
-    import multiprocessing
-
-    for child in multiprocessing.active_children():
-        child.kill()
+    # doit's -j workers are stopped and joined by spacer.tasks.workers.
     raise KeyboardInterrupt
 
 
@@ -349,8 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         say(internal_error_line(exc))
         return INTERNAL
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if argv is None:
+            # The program (the spacer command, python -m spacer): the work is done or
+            # given up, so a signal now could only turn its status into a kill.
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+        else:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,6 @@ from pathlib import Path
 
 import pytest
 
-# Real signals and forked workers race with a loaded machine now and then: a failure
-# is retried twice (pytest-rerunfailures) and reported as a rerun.
-pytestmark = pytest.mark.flaky(reruns=2)
-
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = 20
 
@@ -114,11 +110,14 @@ def compare_outputs(one: Path, two: Path) -> None:
     assert manifest == (one / "manifest.json").read_text()
 
 
-def test_jobs_are_opt_in():
+def test_jobs_default_to_the_cores():
     from spacer.cli import parser
-    from spacer.tasks.loader import parallel_args
+    from spacer.tasks.loader import default_jobs, parallel_args
 
-    assert parser().parse_args(["align"]).jobs == 1
+    assert parser().parse_args(["align"]).jobs == default_jobs() >= 1
+    assert parser().parse_args(["fleet"]).jobs == default_jobs()
     assert parser().parse_args(["fleet", "-j", "3"]).jobs == 3
+    with pytest.raises(SystemExit):
+        parser().parse_args(["align", "-j", "0"])
     assert parallel_args(1) == []
     assert parallel_args(2) == ["-n", "2", "-P", "process"]

@@ -13,27 +13,50 @@ same digest are one variant.
 
 from __future__ import annotations
 
-import functools
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.construct.core import ConstructError
-from elftools.elf.constants import SH_FLAGS
-from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
-
+from spacer.core.elf import (
+    EM_X86_64,
+    ENTRY_SIZES,
+    ET_REL,
+    SHF_ALLOC,
+    SHF_EXECINSTR,
+    SHF_MERGE,
+    SHF_STRINGS,
+    SHF_TLS,
+    SHF_WRITE,
+    SHN_ABS,
+    SHN_COMMON,
+    SHN_UNDEF,
+    SHT_NOBITS,
+    SHT_REL,
+    SHT_RELA,
+    SHT_STRTAB,
+    SHT_SYMTAB,
+    STB_LOCAL,
+    STT_SECTION,
+    ElfFile,
+)
 from spacer.core.errors import BadInput
 
-EM_X86_64 = "EM_X86_64"
 # R_X86_64_64, _32, _32S: an absolute address in the bytes, which moves with the target.
 ABSOLUTE_TYPES = {1, 10, 11}
 # sh_addralign is 0, 1 or a power of two (System V ABI); more than a large page is a
 # damaged field, not a section to lay out.
 MAX_ALIGN = 1 << 24
+# Facts of this many distinct object contents are kept per process.
+CACHE_SIZE = 1024
+
+_MACHINES = {3: "EM_386", 40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
+_TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
+_SECTION_TYPES = {0: "SHT_NULL", 1: "SHT_PROGBITS", 2: "SHT_SYMTAB", 3: "SHT_STRTAB",
+                  4: "SHT_RELA", 8: "SHT_NOBITS", 9: "SHT_REL"}
+_SPECIAL_INDEX = {SHN_UNDEF: "SHN_UNDEF", SHN_ABS: "SHN_ABS", SHN_COMMON: "SHN_COMMON"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +73,7 @@ class Section:
     merge: bool  # SHF_MERGE: ld may fold its entries into another file's
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reloc:
     """A relocation against an allocated section: where, how, and to what."""
 
@@ -77,153 +100,232 @@ class ObjectFile:
     digest: str
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """Everything spacer reads of one object's content, whatever its path."""
+
+    object: ObjectFile  # with an empty path and name
+    relocations: tuple[Reloc, ...]
+
+
 def object_name(path: Path) -> str:
     """``build/libnolibc.o`` -> ``libnolibc``; ``build/apphello.o`` -> ``apphello``."""
     name = path.name
     return name.removesuffix(".o")
 
 
-def _open_elf(path: Path, f) -> ELFFile:
-    try:
-        elf = ELFFile(f)
-    except ELFError as exc:
-        raise BadInput(f"not a valid ELF object ({exc})", path, "rebuild the unikernel") from None
-    if elf.header["e_machine"] != EM_X86_64 or elf.elfclass != 64:
-        raise BadInput(f"wrong machine {elf.header['e_machine']} (ELF{elf.elfclass}), spacer "
-                       "handles x86_64 only", path)
-    if elf.header["e_type"] != "ET_REL":
-        raise BadInput(f"not a relocatable object ({elf.header['e_type']})", path)
+def _check_object(elf: ElfFile, path: Path) -> None:
+    """An x86_64 relocatable object whose tables lie inside the file."""
+    if elf.e_machine != EM_X86_64 or elf.elfclass != 64 or not elf.little_endian:
+        machine = _MACHINES.get(elf.e_machine, elf.e_machine)
+        raise BadInput(f"wrong machine {machine} (ELF{elf.elfclass}"
+                       f"{'' if elf.little_endian else ', big-endian'}), spacer handles "
+                       "x86_64 only", path)
+    if elf.e_type != ET_REL:
+        raise BadInput(f"not a relocatable object ({_TYPES.get(elf.e_type, elf.e_type)})", path)
     _check_extents(elf, path)
-    # pyelftools parses a section's header again on every get_section(), and
-    # iter_sections() and each section symbol call it: one parse per section instead
-    # (extract of the real hello app: 0.83 s -> 0.60 s).
-    elf.get_section = functools.lru_cache(maxsize=None)(elf.get_section)
-    return elf
 
 
-def _check_extents(elf: ELFFile, path: Path) -> None:
+def _check_extents(elf: ElfFile, path: Path) -> None:
     """Every section with file content (``sh_type != SHT_NOBITS``) lies inside the file,
     and relocation and symbol tables have the entry size their type has: a damaged
     size or offset is refused here, not met as a huge read later."""
-    end = elf.stream.seek(0, 2)
-    if elf.header["e_shoff"] + elf.num_sections() * elf.header["e_shentsize"] > end:
-        raise BadInput("the section header table ends past the end of the file", path,
-                       "the file is truncated or damaged; rebuild the unikernel")
-    for index in range(elf.num_sections()):
-        header = elf._get_section_header(index)
-        if header["sh_type"] == "SHT_NOBITS":
+    for sec in elf.sections:
+        if sec.type == SHT_NOBITS:
             continue
-        if header["sh_offset"] + header["sh_size"] > end:
-            raise BadInput(f"section {index} ends at {header['sh_offset'] + header['sh_size']:#x}"
-                           f", past the end of the file ({end:#x} bytes)", path,
+        if sec.offset + sec.size > elf.size:
+            raise BadInput(f"section {sec.index} ends at {sec.offset + sec.size:#x}, past the "
+                           f"end of the file ({elf.size:#x} bytes)", path,
                            "the file is truncated or damaged; rebuild the unikernel")
-        align = header["sh_addralign"]
-        if header["sh_flags"] & SH_FLAGS.SHF_ALLOC and (align & (align - 1) or align > MAX_ALIGN):
-            raise BadInput(f"section {index} has alignment {align:#x}, not a power of two up to "
-                           f"{MAX_ALIGN:#x}", path, "the file is damaged; rebuild the unikernel")
-        wanted = {"SHT_RELA": 24, "SHT_REL": 16, "SHT_SYMTAB": 24}.get(header["sh_type"])
-        if wanted and header["sh_entsize"] != wanted:
-            raise BadInput(f"section {index} has entries of {header['sh_entsize']} bytes, "
+        align = sec.addralign
+        if sec.flags & SHF_ALLOC and (align & (align - 1) or align > MAX_ALIGN):
+            raise BadInput(f"section {sec.index} has alignment {align:#x}, not a power of two "
+                           f"up to {MAX_ALIGN:#x}", path,
+                           "the file is damaged; rebuild the unikernel")
+        wanted = ENTRY_SIZES.get(sec.type)
+        if wanted and sec.entsize != wanted:
+            raise BadInput(f"section {sec.index} has entries of {sec.entsize} bytes, "
                            f"not {wanted}", path, "the file is damaged; rebuild the unikernel")
+
+
+def _content_key(elf: ElfFile) -> str:
+    """A digest of everything spacer reads of the object: the name, type and flags of
+    every section; the headers and bytes of its allocated sections, symbol tables and
+    the relocations of allocated sections. Two files with one key have the same facts.
+    Where the sections lie in the file is left out, and so are the debug sections,
+    which are never read: they hold the build's paths, so the same library built for
+    two apps has other debug sections and the same key."""
+    alloc = {s.index for s in elf.sections if s.flags & SHF_ALLOC}
+    wanted = set(alloc)
+    for sec in elf.sections:
+        if sec.type in (SHT_RELA, SHT_REL) and sec.info in alloc:
+            wanted.add(sec.index)
+            wanted.add(sec.link)
+        if sec.type == SHT_SYMTAB:
+            wanted.add(sec.index)
+            wanted.add(sec.link)
+    key = hashlib.sha256(f"{elf.elfclass}:{elf.e_type}:{elf.e_machine}\n".encode())
+    for sec in elf.sections:
+        key.update(f"{sec.index}:{sec.name}:{sec.type}:{sec.flags}\n".encode())
+        if sec.index in wanted:
+            key.update(f"{sec.addr}:{sec.size}:{sec.link}:{sec.info}:{sec.addralign}:"
+                       f"{sec.entsize}\n".encode())
+            key.update(elf.data(sec))
+    return key.hexdigest()
 
 
 @contextmanager
 def _reading(path: Path) -> Iterator[None]:
-    """pyelftools signals truncated or corrupt files with assorted exceptions: make
-    them one :class:`BadInput` that names the file."""
+    """Damaged files meet assorted exceptions: make them one :class:`BadInput` that
+    names the file."""
     try:
         yield
     except BadInput as exc:
         if exc.path is not None:
             raise
         raise BadInput(exc.what, path, exc.hint or "rebuild the unikernel") from None
-    except (ELFError, ConstructError, ValueError, KeyError, IndexError, AssertionError,
-            OSError) as exc:
+    except (ValueError, KeyError, IndexError, OverflowError, OSError) as exc:
         raise BadInput(f"corrupt or truncated ELF object ({type(exc).__name__}: {exc})", path,
                        "rebuild the unikernel") from None
 
 
-def _symbol_name(symtab, index: int, elf: ELFFile) -> str:
-    sym = symtab.get_symbol(index)
-    if sym["st_info"]["type"] == "STT_SECTION":
-        if not isinstance(sym["st_shndx"], int):  # SHN_ABS, SHN_COMMON, ...
-            raise BadInput(f"section symbol {index} names no section ({sym['st_shndx']})")
-        return elf.get_section(sym["st_shndx"]).name
+def _relocations(elf: ElfFile, alloc_index: dict[int, str]) -> Iterator[Reloc]:
+    """The relocations of allocated sections, in section and entry order."""
+    symbol_tables: dict[int, list] = {}
+    for sec in elf.sections:
+        if sec.type not in (SHT_RELA, SHT_REL):
+            continue
+        target = alloc_index.get(sec.info)
+        if target is None:
+            continue  # relocations of debug or note sections do not reach memory
+        symtab = elf.section(sec.link)
+        if symtab.type != SHT_SYMTAB:
+            raise BadInput(f"relocation section {sec.name} links to section {sec.link}, "
+                           "not to a symbol table")
+        if symtab.index not in symbol_tables:
+            symbol_tables[symtab.index] = _symbols(elf, symtab)
+        symbols = symbol_tables[symtab.index]
+        names: dict[int, str] = {}  # each symbol is named once, not once per relocation
+        for offset, index, rtype, addend in elf.relocations(sec):
+            name = names.get(index)
+            if name is None:
+                name = names[index] = _symbol_name(symbols, index, elf)
+            yield Reloc(target, offset, rtype, name, addend)
+
+
+def _symbols(elf: ElfFile, symtab) -> list:
+    strtab = elf.section(symtab.link)
+    if strtab.type != SHT_STRTAB:
+        raise BadInput(f"symbol table {symtab.name} links to section {symtab.link}, "
+                       "not to a string table")
+    return elf.symbols(symtab)
+
+
+def _symbol_name(symbols: list, index: int, elf: ElfFile) -> str:
+    if not 0 <= index < len(symbols):
+        raise BadInput(f"relocation against symbol {index}, past the symbol table's "
+                       f"{len(symbols)} entries")
+    sym = symbols[index]
+    if sym.type == STT_SECTION:
+        if sym.shndx in _SPECIAL_INDEX:
+            raise BadInput(f"section symbol {index} names no section "
+                           f"({_SPECIAL_INDEX[sym.shndx]})")
+        return elf.section(sym.shndx).name
     return sym.name
 
 
-def _relocations(elf: ELFFile, alloc_index: dict[int, str]):
-    for sec in elf.iter_sections():
-        if not isinstance(sec, RelocationSection):
-            continue
-        target = alloc_index.get(sec["sh_info"])
-        if target is None:
-            continue  # relocations of debug or note sections do not reach memory
-        symtab = elf.get_section(sec["sh_link"])
-        if symtab["sh_type"] != "SHT_SYMTAB":
-            raise BadInput(f"relocation section {sec.name} links to section {sec['sh_link']}, "
-                           "not to a symbol table")
-        names: dict[int, str] = {}  # each symbol is parsed once, not once per relocation
-        for rel in sec.iter_relocations():
-            index = rel["r_info_sym"]
-            if index not in names:
-                names[index] = _symbol_name(symtab, index, elf)
-            yield Reloc(target, rel["r_offset"], rel["r_info_type"], names[index],
-                        rel["r_addend"] if rel.is_RELA() else 0)
+class _Cache:
+    """Facts by content key, the most recently used kept (per process)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict = OrderedDict()
+
+    def get(self, key):
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key, value) -> None:
+        self.entries[key] = value
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_FACTS = _Cache(CACHE_SIZE)
+_CHUNKS = _Cache(CACHE_SIZE)
+
+
+@contextmanager
+def _object(path: Path) -> Iterator[tuple[ElfFile, str]]:
+    """The checked object at ``path``, mapped, and its content key."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput("object file missing", path, "rebuild the unikernel")
+    with path.open("rb") as f, _reading(path):
+        if f.read(4) != b"\x7fELF":
+            raise BadInput("not an ELF file", path, "rebuild the unikernel")
+        with ElfFile.open(f) as elf:
+            _check_object(elf, path)
+            yield elf, _content_key(elf)
+
+
+def _facts(path: Path) -> _Facts:
+    with _object(path) as (elf, key):
+        facts = _FACTS.get(key)
+        if facts is None:
+            facts = _read(elf)
+            _FACTS.put(key, facts)
+        return facts
 
 
 def read_relocations(path: Path) -> list[Reloc]:
     """Relocations against allocated sections; verify uses them to explain differing pages."""
-    with Path(path).open("rb") as f, _reading(Path(path)):
-        elf = _open_elf(Path(path), f)
-        alloc = {i: s.name for i, s in enumerate(elf.iter_sections())
-                 if s["sh_flags"] & SH_FLAGS.SHF_ALLOC}
-        return list(_relocations(elf, alloc))
+    return list(_facts(path).relocations)
 
 
 def read_object(path: Path) -> ObjectFile:
-    """Read ``path``; one clear :class:`BadInput` when it is not an x86_64 ELF object."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInput("object file missing", path, "rebuild the unikernel")
-    with path.open("rb") as f:
-        head = f.read(4)
-        if head != b"\x7fELF":
-            raise BadInput("not an ELF file", path, "rebuild the unikernel")
-        f.seek(0)
-        with _reading(path):
-            return _read(path, f)
+    """Read ``path``; one clear :class:`BadInput` when it is not an x86_64 ELF object.
+
+    Each distinct content is parsed once per process (the same library is in many
+    apps, and extract, symbols and verify all read it)."""
+    obj = _facts(path).object
+    return ObjectFile(path=str(path), name=object_name(Path(path)), sections=obj.sections,
+                      common=obj.common, defined=obj.defined, undefined=obj.undefined,
+                      refs=dict(obj.refs), local_symbols=dict(obj.local_symbols),
+                      absolute=dict(obj.absolute), digest=obj.digest)
 
 
-def _read(path: Path, f) -> ObjectFile:
-    elf = _open_elf(path, f)
+def _read(elf: ElfFile) -> _Facts:
     digest = hashlib.sha256()
     sections: list[Section] = []
     alloc_index: dict[int, str] = {}
-    for index, sec in enumerate(elf.iter_sections()):
-        flags = sec["sh_flags"]
-        if not flags & SH_FLAGS.SHF_ALLOC:
+    for sec in elf.sections:
+        flags = sec.flags
+        if not flags & SHF_ALLOC:
             continue
-        nobits = sec["sh_type"] == "SHT_NOBITS"
+        nobits = sec.type == SHT_NOBITS
         s = Section(
             name=sec.name,
-            size=sec["sh_size"],
-            align=max(1, sec["sh_addralign"]),
-            writable=bool(flags & SH_FLAGS.SHF_WRITE),
-            executable=bool(flags & SH_FLAGS.SHF_EXECINSTR),
-            tls=bool(flags & SH_FLAGS.SHF_TLS),
+            size=sec.size,
+            align=max(1, sec.addralign),
+            writable=bool(flags & SHF_WRITE),
+            executable=bool(flags & SHF_EXECINSTR),
+            tls=bool(flags & SHF_TLS),
             nobits=nobits,
-            merge=bool(flags & SH_FLAGS.SHF_MERGE),
+            merge=bool(flags & SHF_MERGE),
         )
         sections.append(s)
-        alloc_index[index] = sec.name
+        alloc_index[sec.index] = sec.name
         digest.update(f"S{s.name}:{s.size}:{s.align}:{flags}:{nobits}\n".encode())
         if not nobits:
-            digest.update(sec.data())
+            digest.update(elf.data(sec))
 
     refs: dict[str, set[str]] = {}
     absolute: dict[str, int] = {}
-    for r in _relocations(elf, alloc_index):
+    relocations = tuple(_relocations(elf, alloc_index))
+    for r in relocations:
         refs.setdefault(r.section, set()).add(r.symbol)
         if r.type in ABSOLUTE_TYPES:
             absolute[r.section] = absolute.get(r.section, 0) + 1
@@ -233,30 +335,30 @@ def _read(path: Path, f) -> ObjectFile:
     undefined: list[str] = []
     common: list[tuple[str, int, int]] = []
     local_symbols: dict[str, str] = {}
-    symtab = elf.get_section_by_name(".symtab")
-    if symtab is not None and symtab["sh_type"] != "SHT_SYMTAB":
-        raise BadInput(f"section .symtab is of type {symtab['sh_type']}, not a symbol table")
-    for sym in symtab.iter_symbols() if symtab is not None else ():
-        bind = sym["st_info"]["bind"]
-        if sym.name and bind == "STB_LOCAL" and isinstance(sym["st_shndx"], int) \
-                and sym["st_shndx"] in alloc_index:
-            local_symbols[sym.name] = alloc_index[sym["st_shndx"]]
-        if not sym.name or bind == "STB_LOCAL":
+    symtab = elf.section_by_name(".symtab")
+    if symtab is not None and symtab.type != SHT_SYMTAB:
+        raise BadInput(f"section .symtab is of type "
+                       f"{_SECTION_TYPES.get(symtab.type, symtab.type)}, not a symbol table")
+    for sym in _symbols(elf, symtab) if symtab is not None else ():
+        name, shndx = sym.name, sym.shndx
+        if name and sym.bind == STB_LOCAL and shndx not in _SPECIAL_INDEX \
+                and shndx in alloc_index:
+            local_symbols[name] = alloc_index[shndx]
+        if not name or sym.bind == STB_LOCAL:
             continue
-        shndx = sym["st_shndx"]
-        if shndx == "SHN_UNDEF":
-            undefined.append(sym.name)
-        elif shndx == "SHN_COMMON":
-            common.append((sym.name, sym["st_size"], max(1, sym["st_value"])))
-            defined.append(sym.name)
+        if shndx == SHN_UNDEF:
+            undefined.append(name)
+        elif shndx == SHN_COMMON:
+            common.append((name, sym.size, max(1, sym.value)))
+            defined.append(name)
         else:
-            defined.append(sym.name)
+            defined.append(name)
     for name, size, align in sorted(common):
         digest.update(f"C{name}:{size}:{align}\n".encode())
 
-    return ObjectFile(
-        path=str(path),
-        name=object_name(path),
+    return _Facts(ObjectFile(
+        path="",
+        name="",
         sections=tuple(sections),
         common=tuple(sorted(common)),
         defined=tuple(sorted(set(defined))),
@@ -265,7 +367,7 @@ def _read(path: Path, f) -> ObjectFile:
         absolute=absolute,
         local_symbols=local_symbols,
         digest=digest.hexdigest()[:24],
-    )
+    ), relocations)
 
 
 def _merged(data: bytes, entsize: int, strings: bool) -> bytes:
@@ -288,37 +390,52 @@ def content_chunks(path: Path, groups: dict[str, list[str]], size: int = 4096) -
     each, where the digest covers the chunk's bytes and the relocations that patch it.
     Mergeable sections count as what ld would keep of them at most. The packed lower
     bound (:mod:`spacer.core.sharing`) compares libraries chunk by chunk."""
-    with Path(path).open("rb") as f, _reading(Path(path)):
-        elf = _open_elf(Path(path), f)
-        by_name = {s.name: (i, s) for i, s in enumerate(elf.iter_sections())
-                   if s["sh_flags"] & SH_FLAGS.SHF_ALLOC}
-        relocs: dict[str, list[Reloc]] = {}
-        for r in _relocations(elf, {i: n for n, (i, _) in by_name.items()}):
-            relocs.setdefault(r.section, []).append(r)
-        out: dict[str, list[list]] = {}
-        for group, names in groups.items():
-            blob = bytearray()
-            marks: list[tuple[int, str]] = []
-            for sec in elf.iter_sections():
-                if sec.name not in names or sec.name not in by_name:
-                    continue
-                blob.extend(bytes(-len(blob) % max(1, sec["sh_addralign"])))
-                start = len(blob)
-                if sec["sh_type"] == "SHT_NOBITS":
-                    continue
-                data = sec.data()
-                if sec["sh_flags"] & SH_FLAGS.SHF_MERGE:
-                    data = _merged(data, sec["sh_entsize"], bool(sec["sh_flags"] & 0x20))
-                else:
-                    marks += [(start + r.offset, f"{r.type}:{r.symbol}:{r.addend}")
-                              for r in relocs.get(sec.name, ())]
-                blob.extend(data)
-            chunks = []
-            for lo in range(0, len(blob), size):
-                digest = hashlib.blake2b(blob[lo:lo + size], digest_size=12)
-                for at, what in marks:
-                    if lo <= at < lo + size:
-                        digest.update(f"{at - lo}:{what};".encode())
-                chunks.append([digest.hexdigest(), min(size, len(blob) - lo)])
-            out[group] = chunks
+    with _object(path) as (elf, key):
+        wanted = (key, size, tuple((g, tuple(n)) for g, n in groups.items()))
+        found = _CHUNKS.get(wanted)
+        if found is None:
+            facts = _FACTS.get(key) or _read(elf)
+            _FACTS.put(key, facts)
+            found = _chunks(elf, facts.relocations, groups, size)
+            _CHUNKS.put(wanted, found)
+        return {group: [list(chunk) for chunk in chunks] for group, chunks in found.items()}
+
+
+def _chunks(elf: ElfFile, relocations: tuple[Reloc, ...], groups: dict[str, list[str]],
+            size: int) -> dict:
+    last = {s.name: s.index for s in elf.sections if s.flags & SHF_ALLOC}
+    alloc = set(last)
+    if len(last) < sum(1 for s in elf.sections if s.flags & SHF_ALLOC):
+        # Sections sharing a name: each gets the relocations of the last one of them.
+        relocations = tuple(_relocations(elf, {i: n for n, i in last.items()}))
+    relocs: dict[str, list[Reloc]] = {}
+    for r in relocations:
+        relocs.setdefault(r.section, []).append(r)
+    out: dict[str, list[tuple]] = {}
+    for group, names in groups.items():
+        blob = bytearray()
+        marks: dict[int, list[str]] = {}  # chunk -> what patches it, in order
+        for sec in elf.sections:
+            if sec.name not in names or sec.name not in alloc:
+                continue
+            blob.extend(bytes(-len(blob) % max(1, sec.addralign)))
+            start = len(blob)
+            if sec.type == SHT_NOBITS:
+                continue
+            data = elf.data(sec)
+            if sec.flags & SHF_MERGE:
+                data = _merged(data, sec.entsize, bool(sec.flags & SHF_STRINGS))
+            else:
+                for r in relocs.get(sec.name, ()):
+                    at = start + r.offset
+                    marks.setdefault(at // size, []).append(
+                        f"{at % size}:{r.type}:{r.symbol}:{r.addend};")
+            blob.extend(data)
+        chunks = []
+        for lo in range(0, len(blob), size):
+            digest = hashlib.blake2b(blob[lo:lo + size], digest_size=12)
+            for what in marks.get(lo // size, ()):
+                digest.update(what.encode())
+            chunks.append((digest.hexdigest(), min(size, len(blob) - lo)))
+        out[group] = chunks
     return out

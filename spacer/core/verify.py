@@ -14,11 +14,9 @@ compared.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
-
+from spacer.core.elf import ElfFile
 from spacer.core.errors import BadInput
 from spacer.core.mapfile import by_file, read_map
 from spacer.core.objects import Reloc, read_relocations
@@ -34,15 +32,15 @@ ABSENT = "absent"  # a library page the image does not load: never equal to anyt
 
 def image_symbols(path: Path) -> dict[str, int]:
     """Symbol name -> value from a linked image's ``.symtab``."""
-    with Path(path).open("rb") as f:
-        symtab = ELFFile(f).get_section_by_name(".symtab")
-        return {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name} if symtab else {}
+    with Path(path).open("rb") as f, ElfFile.open(f) as elf:
+        symtab = elf.section_by_name(".symtab")
+        return {s.name: s.value for s in elf.symbols(symtab) if s.name} if symtab else {}
 
 
-@lru_cache(maxsize=512)
-def _relocations(path: str) -> tuple[Reloc, ...]:
-    """An object's relocations, read once per process (many apps link one object)."""
-    return tuple(read_relocations(Path(path)))
+def _relocations(path: str) -> list[Reloc]:
+    """An object's relocations (each content is read once per process: many apps link
+    one library)."""
+    return read_relocations(Path(path))
 
 
 def check_app(piece: Slice, debug_image: Path, link_map: Path) -> dict:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from doit.exceptions import TaskError, TaskFailed
 
 from spacer.core.errors import INTERNAL, SpacerError, internal_error_line
+from spacer.tasks.workers import task_action
 
 
 def failing_as_one_line(fn: Callable[..., object]) -> Callable[..., object]:
@@ -21,7 +22,8 @@ def failing_as_one_line(fn: Callable[..., object]) -> Callable[..., object]:
     @functools.wraps(fn)
     def action(*args):
         try:
-            fn(*args)
+            with task_action():
+                fn(*args)
         except SpacerError as err:
             fail = TaskFailed(err.line())
             fail.exit_code = err.exit_code

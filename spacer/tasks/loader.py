@@ -19,6 +19,9 @@ from spacer.tasks.align import align_tasks
 from spacer.tasks.config import Settings
 from spacer.tasks.fleet import fleet_tasks
 from spacer.tasks.progress import Failure, RichReporter
+from spacer.tasks.workers import install as _install_runner
+
+_install_runner()  # -j N: doit's process runner, stopped cleanly by an interrupt
 
 
 def demo_builds(settings: Settings) -> list[AppBuild]:
@@ -68,24 +71,10 @@ def default_jobs() -> int:
 
 
 def parallel_args(jobs: int) -> list[str]:
-    """doit's options for ``jobs`` tasks at a time: its process runner (``-n N``); the
-    task actions need no pickling, since the workers are forked with the tasks."""
+    """doit's options for ``jobs`` tasks at a time: its process runner (``-n N``,
+    :class:`~spacer.tasks.workers.InterruptibleRunner`); the task actions need no
+    pickling, since the workers are forked with the tasks."""
     return [] if jobs <= 1 else ["-n", str(jobs), "-P", "process"]
-
-
-def _join_workers(timeout: float = 10.0) -> bool:
-    """Wait for doit's ``-j`` workers: on an interrupt doit terminates them without
-    waiting, and each removes its relink scratch on the way out; the output folder's
-    lock stays held until they are gone."""
-    import multiprocessing
-
-    children = multiprocessing.active_children()
-    for child in children:
-        child.join(timeout)
-        if child.is_alive():  # stopped while holding a queue lock: it would never end
-            child.kill()
-            child.join()
-    return bool(children)
 
 
 def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
@@ -104,10 +93,9 @@ def run_tasks(settings: Settings, targets: list[str], relink_only: bool = False,
                 code = DoitMain(ModuleTaskLoader(ns)).run([*(extra or []),
                                                            *parallel_args(jobs), *targets])
             except BaseException:
-                # A worker stopped between two steps may leave scratch: all are gone
-                # now and the lock is still ours, so clear it as the next run would.
-                if _join_workers():
-                    remove_leftovers(settings.out_dir)
+                # The runner has joined every -j worker, and the lock is still ours:
+                # clear any scratch an interrupted step left, as the next run would.
+                remove_leftovers(settings.out_dir)
                 raise
     finally:
         RichReporter.style = "auto"

@@ -15,6 +15,7 @@ so callers, benches and tests can tell what a run did.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from rich.progress import (
 )
 
 from spacer.core.errors import BAD_INPUT, INTERNAL
+from spacer.tasks.workers import STOP_SIGNALS
 
 STYLES = ("auto", "live", "plain", "verbose")
 
@@ -153,7 +155,13 @@ class RichReporter:
                 MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
                 TimeRemainingColumn(), TextColumn("[dim]{task.fields[now]}"),
                 console=self.console, transient=False)
-            self.progress.start()
+            # Its refresh thread must not take the stop signals: a Ctrl-C it took would
+            # wait for the main thread to finish waiting (spacer.tasks.workers).
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                self.progress.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def get_status(self, task):
         pass

@@ -1,0 +1,191 @@
+"""ELF64 little-endian files, read with :mod:`struct` (System V gABI, "Object Files").
+
+Only what spacer needs, and only the bytes it needs: the ELF header (``Elf64_Ehdr``),
+the section header table (``Elf64_Shdr``), and the sections asked for. For a
+relocatable object that is its allocated sections, its symbol table (``Elf64_Sym``)
+with their string tables, and the relocation sections (``Elf64_Rela``/``Elf64_Rel``)
+that patch allocated sections. The file is mapped read-only, so its debug sections,
+usually most of it, are never read.
+
+pyelftools reads the same structures field by field in pure Python, which made it
+most of an align's cost. Names are decoded as pyelftools decodes them (UTF-8, bad
+bytes replaced), so the facts read here are the ones it gave.
+
+Every inconsistency (a table past the end of the file, an index out of range) is a
+:class:`~spacer.core.errors.BadInput` without a path; the caller adds it.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from spacer.core.errors import BadInput
+
+ELFCLASS64, ELFDATA2LSB = 2, 1
+ET_REL, ET_EXEC = 1, 2
+EM_X86_64 = 62
+# sh_type
+SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 2, 3, 4, 8, 9
+# sh_flags
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR, SHF_MERGE, SHF_STRINGS, SHF_TLS = (
+    0x1, 0x2, 0x4, 0x10, 0x20, 0x400)
+# special section indexes
+SHN_UNDEF, SHN_LORESERVE, SHN_ABS, SHN_COMMON, SHN_XINDEX = 0, 0xff00, 0xfff1, 0xfff2, 0xffff
+# st_info
+STB_LOCAL, STT_SECTION = 0, 3
+# Entry sizes of the tables spacer reads.
+ENTRY_SIZES = {SHT_RELA: 24, SHT_REL: 16, SHT_SYMTAB: 24}
+
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_SYM = "<IBBHQQ"
+_RELA = "<QQq"
+_REL = "<QQ"
+
+
+@dataclass(frozen=True)
+class SectionHeader:
+    """``Elf64_Shdr``, with its index and its name."""
+
+    index: int
+    name: str
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    addralign: int
+    entsize: int
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """``Elf64_Sym``: ``shndx`` is the raw index (``SHN_UNDEF``, ``SHN_COMMON``...)."""
+
+    name: str
+    value: int
+    size: int
+    bind: int
+    type: int
+    shndx: int
+
+
+def _cstring(table: bytes, offset: int) -> str:
+    """The NUL-terminated string at ``offset`` of a string table ('' past its end)."""
+    end = table.find(b"\0", offset)
+    raw = table[offset:end if end >= 0 else len(table)]
+    return raw.decode("utf-8", errors="replace") if raw else ""
+
+
+class ElfFile:
+    """One ELF64 little-endian file, mapped read-only: ``with ElfFile.open(f) as elf``.
+
+    ``header`` holds the ``Elf64_Ehdr`` fields spacer uses, ``sections`` the section
+    headers. :meth:`data`, :meth:`symbols` and :meth:`relocations` read one section.
+    """
+
+    def __init__(self, view: mmap.mmap | bytes):
+        self.view = view
+        self.size = len(view)
+        if self.size < _EHDR.size or view[:4] != b"\x7fELF":
+            raise BadInput("not an ELF file")
+        (ident, e_type, e_machine, _version, _entry, _phoff, e_shoff, _flags, _ehsize,
+         _phentsize, _phnum, e_shentsize, e_shnum, e_shstrndx) = _EHDR.unpack_from(view, 0)
+        self.elfclass = 64 if ident[4] == ELFCLASS64 else 32
+        self.little_endian = ident[5] == ELFDATA2LSB
+        self.e_type, self.e_machine = e_type, e_machine
+        self.e_shoff, self.e_shentsize = e_shoff, e_shentsize
+        self.sections: list[SectionHeader] = []
+        if self.elfclass != 64 or not self.little_endian:
+            return  # the caller refuses it by its class or machine
+        if e_shoff == 0:
+            return
+        if e_shentsize != _SHDR.size:
+            raise BadInput(f"section headers of {e_shentsize} bytes, not {_SHDR.size}")
+        count, strndx = e_shnum, e_shstrndx
+        if count == 0 or strndx == SHN_XINDEX:  # the real values are in section 0
+            first = self._raw_header(0)
+            count = count or first[4]
+            strndx = first[6] if strndx == SHN_XINDEX else strndx
+        if e_shoff + count * _SHDR.size > self.size:
+            raise BadInput("the section header table ends past the end of the file",
+                           hint="the file is truncated or damaged; rebuild the unikernel")
+        raw = [_SHDR.unpack_from(view, e_shoff + i * _SHDR.size) for i in range(count)]
+        names = b""
+        if 0 < strndx < count:
+            names = self._bytes(raw[strndx][4], raw[strndx][5])
+        self.sections = [SectionHeader(i, _cstring(names, r[0]) if names else "", *r[1:])
+                         for i, r in enumerate(raw)]
+
+    @classmethod
+    def open(cls, f) -> ElfFile:
+        """Map the open binary file ``f`` (which must not be empty)."""
+        return cls(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+
+    def close(self) -> None:
+        if isinstance(self.view, mmap.mmap):
+            self.view.close()
+
+    def __enter__(self) -> ElfFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _raw_header(self, index: int) -> tuple:
+        at = self.e_shoff + index * _SHDR.size
+        if at + _SHDR.size > self.size:
+            raise BadInput("the section header table ends past the end of the file",
+                           hint="the file is truncated or damaged; rebuild the unikernel")
+        return _SHDR.unpack_from(self.view, at)
+
+    def _bytes(self, offset: int, size: int) -> bytes:
+        if offset + size > self.size:
+            raise BadInput(f"a section ends at {offset + size:#x}, past the end of the file "
+                           f"({self.size:#x} bytes)",
+                           hint="the file is truncated or damaged; rebuild the unikernel")
+        return self.view[offset:offset + size]
+
+    def section(self, index: int) -> SectionHeader:
+        if not 0 <= index < len(self.sections):
+            raise BadInput(f"section index {index} out of range ({len(self.sections)} sections)")
+        return self.sections[index]
+
+    def section_by_name(self, name: str) -> SectionHeader | None:
+        """The last section called ``name`` (as pyelftools finds it), or None."""
+        found = None
+        for sec in self.sections:
+            if sec.name == name:
+                found = sec
+        return found
+
+    def data(self, sec: SectionHeader) -> bytes:
+        """The section's bytes in the file (none for ``SHT_NOBITS``)."""
+        return b"" if sec.type == SHT_NOBITS else self._bytes(sec.offset, sec.size)
+
+    def symbols(self, symtab: SectionHeader) -> list[Symbol]:
+        """Every entry of a symbol table, named from its linked string table."""
+        strtab = self.section(symtab.link)
+        names = self.data(strtab) if strtab.type != SHT_NOBITS else b""
+        raw = self.data(symtab)
+        raw = raw[:len(raw) - len(raw) % 24]
+        return [Symbol(_cstring(names, name), value, size, info >> 4, info & 0xf, shndx)
+                for name, info, _other, shndx, value, size in struct.iter_unpack(_SYM, raw)]
+
+    def relocations(self, sec: SectionHeader) -> Iterator[tuple[int, int, int, int]]:
+        """``(r_offset, symbol index, type, r_addend)`` of each entry of a ``SHT_RELA``
+        or ``SHT_REL`` section (addend 0 for ``SHT_REL``)."""
+        raw = self.data(sec)
+        if sec.type == SHT_RELA:
+            raw = raw[:len(raw) - len(raw) % 24]
+            for offset, info, addend in struct.iter_unpack(_RELA, raw):
+                yield offset, info >> 32, info & 0xffffffff, addend
+        else:
+            raw = raw[:len(raw) - len(raw) % 16]
+            for offset, info in struct.iter_unpack(_REL, raw):
+                yield offset, info >> 32, info & 0xffffffff, 0
