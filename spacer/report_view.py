@@ -36,9 +36,11 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     console.print(f"image bytes, all apps: {sum(a['original_bytes'] for a in sizes):,} original, "
                   f"{sum(a['aligned_bytes'] for a in sizes):,} aligned", markup=False)
     libs = report["shared_libraries"]
-    console.print(f"{libs['libraries']} shared variants, pages across holders: "
-                  f"{libs['identical_pages']} identical, {libs['differing_pages']} differ "
-                  f"({libs['extra_copies']} extra copies)", markup=False)
+    # Each line under 80 columns: rich wraps at 80 when the output is piped.
+    console.print(f"{libs['libraries']} shared variants, pages in all holders: "
+                  f"{libs['identical_pages']} alike, {libs['differing_pages']} differ",
+                  markup=False)
+    console.print(f"extra copies of differing pages: {libs['extra_copies']}", markup=False)
     culprits = Counter(s for page in report["differing_pages"] for s in page["symbols"])
     if culprits:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(4))
@@ -51,9 +53,12 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
         entry["kinds"].append(move["kind"])
         entry["lost"] += move.get("pages_lost", 0)
     for unit, move in moves.items():
+        # A few names and a count: a library with many holders stays one short line.
+        apps = move["apps"]
+        named = ", ".join(apps[:4]) + (f" and {len(apps) - 4} more" if len(apps) > 4 else "")
         console.print(f"moved {unit} ({', '.join(move['kinds'])}): {move['why']}; relinks "
-                      f"{', '.join(move['apps']) or 'no existing app'}; {move['lost']} "
-                      "read-only pages of sharing lost against a fresh plan", markup=False)
+                      f"{named or 'no existing app'}; {move['lost']} read-only pages of "
+                      "sharing lost against a fresh plan", markup=False)
     refs = report.get("references")
     if refs:
         direct = ", ".join(f"{t.removeprefix('R_X86_64_')} {n}"
@@ -64,6 +69,7 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
     if layouts:
         console.print(f"ASLR (seed {layouts['seed']}): {layouts['distinct_layouts']} distinct "
                       f"layouts for {layouts['apps']} images, {layouts['unique_layout_apps']} "
-                      f"of them unique; placement entropy {layouts['entropy_bits_min']:.1f} to "
-                      f"{layouts['entropy_bits_max']:.1f} bits per image", markup=False)
+                      "of them unique", markup=False)
+        console.print(f"placement entropy per image: {layouts['entropy_bits_min']:.1f} to "
+                      f"{layouts['entropy_bits_max']:.1f} bits", markup=False)
     console.print(f"[dim]{escape(str(Path(out_dir) / 'report.json'))}, manifest.json[/]")
