@@ -274,7 +274,7 @@ def png_text(path: Path) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m spacer.bench_memory``) until ``spacer bench`` exists."""
+    """``python -m spacer.bench_memory memory ...``: the same as ``spacer bench memory``."""
     parser = argparse.ArgumentParser(prog="spacer bench")
     add_parser(parser.add_subparsers(dest="bench", required=True))
     ns = parser.parse_args(argv)

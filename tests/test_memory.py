@@ -83,6 +83,14 @@ def test_session_switches_ksm_on_and_restores_everything(sysfs: Path) -> None:
     assert (sysfs / "ksm/merge_across_nodes").read_text() == FAKE["ksm/merge_across_nodes"]
 
 
+def test_session_maps_empty_pages_to_the_zero_page_only_when_asked(sysfs: Path) -> None:
+    with ksm.ksm_session(sysfs):
+        assert ksm.read_setting(ksm.USE_ZERO_PAGES, sysfs) == "0"
+    with ksm.ksm_session(sysfs, zero_pages=True):
+        assert ksm.read_setting(ksm.USE_ZERO_PAGES, sysfs) == "1"
+    assert (sysfs / ksm.USE_ZERO_PAGES).read_text() == FAKE[ksm.USE_ZERO_PAGES]
+
+
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError])
 def test_session_restores_after_interrupt_or_error(sysfs: Path, exc: type) -> None:
     before = ksm.snapshot(sysfs)
