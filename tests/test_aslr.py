@@ -357,6 +357,31 @@ def test_aslr2_moves_libraries_per_image_and_keeps_their_bytes(aslr2: Path):
     assert report["shared_libraries"]["identical_pages"] > 20
 
 
+def test_aslr2_chunks_fill_one_region_once_and_leave_no_hole(aslr2: Path):
+    """Each moving block is one chunk of pages (code, read-only data, data, bss), held
+    once in a region as large as the largest image's chunks plus its slack, and the
+    segments cover the whole region: the kernel must not give a gap to its heap."""
+    infos = {app: json.loads((aslr2 / "aslr" / f"{app}.json").read_text())["aslr"]
+             for app in PICKED}
+    needs = [sum(u["block"] for u in info["units"] if u["pinned"] is None)
+             + info["slack_pages"] * 4096 for info in infos.values()]
+    for app, info in infos.items():
+        assert info["region"] == max(needs)
+        lo, hi = info["region_base"], info["region_base"] + info["region"]
+        entry = json.loads((aslr2 / "manifest.json").read_text())["apps"][app]
+        with Path(entry["aligned"]["debug"]).open("rb") as f:
+            spans = sorted((seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"])
+                           for seg in ELFFile(f).iter_segments()
+                           if seg["p_type"] == "PT_LOAD" and seg["p_memsz"])
+        inside = [(a, b) for a, b in spans if b > lo and a < hi]
+        covered = lo
+        for a, b in inside:
+            assert a <= covered, f"{app}: a hole at {covered:#x}-{a:#x} in the region"
+            assert a >= covered or a < lo, f"{app}: segments overlap at {a:#x}"
+            covered = -(-b // 4096) * 4096
+        assert covered >= hi
+
+
 def test_aslr2_same_seed_same_images_other_seed_other_layout(aslr2: Path,
                                                              demo_workspace: Path,
                                                              tmp_path: Path):

@@ -3,8 +3,9 @@
 A block is a group of libraries that moves as one: its code, read-only data, data
 with its table and bss keep one distance to each other in every image, so its
 position-independent code keeps its bytes wherever it lands. This module cuts the
-groups into blocks and sizes the areas so that any image's blocks, in any order
-and with random page gaps, fit; :mod:`spacer.core.aslr` draws each image's order.
+groups into blocks, lays each moving block out as one chunk of pages, and sizes
+the region so that any image's chunks, in any order and with random page gaps,
+fit; :mod:`spacer.core.aslr` draws each image's order.
 """
 
 from __future__ import annotations
@@ -45,14 +46,35 @@ def blocks_of(group: list[Library]) -> list[list[Library]]:
 
 
 def _block(u: Unit) -> int:
-    """Under ASLR a library moves as one block: every kind of its sections (its table at
-    the end of its data) keeps one distance to the others, so its position-independent
-    code stays the same bytes. Each area gives the block the same page-rounded room."""
+    """A pinned block keeps one offset in each area (its code has absolute addresses
+    of its own sections, fixed at one place), so each area gives it the same
+    page-rounded room."""
     data = u.sizes.get("data", 0)
     if TABLE in u.sizes:
         data = align_up(data, 8) + u.sizes[TABLE]
     return max(align_up(n, PAGE) for n in (u.sizes.get("text", 0), u.sizes.get("rodata", 0),
                                            data, u.sizes.get("bss", 0)))
+
+
+def chunk_of(u: Unit) -> dict[str, int]:
+    """Where a moving block's kinds sit in its chunk, and the chunk's ``size``.
+
+    A moving block is one run of pages: its code, read-only data (with its
+    ``.eh_frame``), data with its table at the end, then bss, each from a fresh page.
+    The distances between them are the same in every image, so its
+    position-independent code keeps its bytes wherever the chunk lands, and the
+    image holds each chunk once rather than a room of the largest kind in each of
+    four areas: the random gaps cost zero-filled pages once, not four times."""
+    data = u.sizes.get("data", 0)
+    if TABLE in u.sizes:
+        data = align_up(data, 8) + u.sizes[TABLE]
+    offsets, at = {}, 0
+    for kind, size in (("text", u.sizes.get("text", 0)), ("rodata", u.sizes.get("rodata", 0)),
+                       ("data", data), ("bss", u.sizes.get("bss", 0))):
+        offsets[kind] = at
+        at += align_up(size, PAGE)
+    offsets["size"] = at
+    return offsets
 
 
 def entropy_bits(units: int, slack: int, same_mapping: bool) -> float:
@@ -67,7 +89,7 @@ def slack_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
     """Fewest pages of slack that give an image of ``units`` moving blocks ``bits`` of
     placement entropy (see :func:`entropy_bits`). One slack split among all the gaps
     needs less room than a gap range of its own before each block, and every page of
-    room is zero-filled in all four areas of every image (KSM merges at most
+    room is a zero-filled page that every image loads (KSM merges at most
     ``max_page_sharing`` pages into one frame)."""
     slack = 0
     while units and entropy_bits(units, slack, same_mapping) < bits \
@@ -78,30 +100,33 @@ def slack_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
 
 def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
                   options: PlanOptions) -> dict:
-    """Room for every image's randomly placed blocks: one size for the text, read-only,
-    data and bss areas, the largest any image can need. The tables travel in the
-    blocks, so there is no table area."""
+    """Room for every image's blocks. Pinned blocks take the start of the text,
+    read-only, data and bss areas, at one offset in every image. The moving blocks'
+    chunks go into one region at the start of the read-only area (before the pinned
+    read-only data), as large as the largest image's chunks plus its slack. The
+    tables travel in the blocks, so there is no table area."""
     blocks = {u.id: _block(u) for u in units}
-    # Pinned blocks first, at one offset in every image; the others move after them.
+    chunks = {u.id: chunk_of(u) for u in units if not _pinned(u)}
+    for uid, chunk in chunks.items():
+        blocks[uid] = chunk["size"]
     pinned, first_free = {}, 0
     for u in sorted((u for u in units if blocks[u.id] and _pinned(u)), key=lambda u: u.id):
         pinned[u.id] = first_free
         first_free += blocks[u.id]
     per_app: dict[str, dict] = {}
+    region = 0
     for ex in extracts:
         mine = [u for u in units if ex["app"] in u.apps and blocks[u.id]]
-        per_app[ex["app"]] = {"units": mine, "slack_pages": 0,
-                              "moving": [u for u in mine if u.id not in pinned]}
-    area = first_free
-    for info in per_app.values():
-        moving = info["moving"]
-        info["slack_pages"] = slack = slack_pages(len(moving), options.same_mapping)
-        area = max(area, first_free + sum(blocks[u.id] for u in moving) + slack * PAGE)
+        moving = [u for u in mine if u.id not in pinned]
+        slack = slack_pages(len(moving), options.same_mapping)
+        per_app[ex["app"]] = {"units": mine, "slack_pages": slack, "moving": moving}
+        region = max(region, sum(blocks[u.id] for u in moving) + slack * PAGE)
     for kind in ABSOLUTE_KINDS:
-        sizes[kind] = area
+        sizes[kind] = first_free
+    sizes["rodata"] = region + first_free
     sizes.pop(TABLE, None)
-    return {"blocks": blocks, "apps": per_app, "area": area, "pinned": pinned,
-            "first_free": first_free}
+    return {"blocks": blocks, "chunks": chunks, "apps": per_app, "region": region,
+            "pinned": pinned, "first_free": first_free}
 
 
 def _pinned(u: Unit) -> bool:

@@ -69,6 +69,7 @@ class InputSpec:
     file: str  # file name pattern, "*" for all files
     exclude_files: tuple[str, ...]
     sections: tuple[str, ...]  # section name patterns, SORT wrappers removed
+    file_start: int = -1  # offset of the file pattern (or of an EXCLUDE_FILE before it)
 
     def matches(self, path: str, section: str) -> bool:
         if not _file_match(self.file, path):
@@ -123,6 +124,7 @@ class Script:
     sections_end: int = -1  # offset of its closing '}'
     order: list[OutputSection | Statement] = field(default_factory=list)
     phdrs: list[str] = field(default_factory=list)
+    phdr_ends: dict[str, int] = field(default_factory=dict)  # offset after each one's ';'
     insert: tuple[str, str] | None = None  # ("AFTER", ".rodata")
 
     @property
@@ -201,8 +203,9 @@ class _Parser:
             if tok.text == "}":
                 return
             script.phdrs.append(tok.text)
-            while self.take().text != ";":
+            while (end := self.take()).text != ";":
                 pass
+            script.phdr_ends[tok.text] = end.end
 
     def parse_sections(self, script: Script) -> None:
         while True:
@@ -313,7 +316,7 @@ class _Parser:
             spec = self.parse_input_spec(keep=True, start=first.start)
             close = self.expect(")")
             spec = InputSpec(first.start, close.end, True, spec.file, spec.exclude_files,
-                             spec.sections)
+                             spec.sections, spec.file_start)
             return BodyItem(spec.start, spec.end, spec)
         if word == "EXCLUDE_FILE" or (nxt is not None and nxt.text == "(" and
                                       _looks_like_file_pattern(word)):
@@ -343,6 +346,7 @@ class _Parser:
 
     def parse_input_spec(self, keep: bool, start: int) -> InputSpec:
         excludes: list[str] = []
+        file_start = self.peek().start
         if self.peek() is not None and self.peek().text == "EXCLUDE_FILE":
             self.take()
             self.expect("(")
@@ -368,7 +372,8 @@ class _Parser:
                 continue
             else:
                 sections.append(tok.text)
-        return InputSpec(start, tok.end, keep, file_tok.text, tuple(excludes), tuple(sections))
+        return InputSpec(start, tok.end, keep, file_tok.text, tuple(excludes), tuple(sections),
+                         file_start)
 
 
 _SORT_WORDS = {"SORT", "SORT_BY_NAME", "SORT_BY_ALIGNMENT", "SORT_BY_INIT_PRIORITY",

@@ -18,10 +18,12 @@ of the original keeps its meaning. Per kind (see :mod:`spacer.core.placement`):
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from spacer.core.errors import BadInput
 from spacer.core.ldparse import OutputSection, Script, Statement, parse_script
 from spacer.core.placement import TABLE, TLS_KINDS, find_anchors
-from spacer.core.slices import Area, Part, Slice, Table
+from spacer.core.slices import Area, Part, Slice, Slot, Table
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
@@ -30,8 +32,6 @@ def _quote(name: str) -> str:
     """``name`` as a linker script word: plain, or in double quotes. ld's script syntax
     has no escape for a ``"`` inside a quoted name, so such a path is refused rather
     than changed into another file's name."""
-    from spacer.core.errors import BadInput  # here: this change touches only _quote
-
     if _PLAIN.match(name):
         return name
     if '"' in name or "\n" in name:
@@ -106,6 +106,108 @@ def _area_start(script: Script, anchor: OutputSection) -> int:
     return anchor.start
 
 
+_FLAGS = {"rx": 5, "r": 4, "rw": 6}  # PF_R 4, PF_W 2, PF_X 1
+
+
+def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
+    """``--aslr 2``: the moving blocks' chunks at the start of the read-only area, one
+    output section per library and kind at the address the aslr stage drew, each
+    chunk's code, read-only data and data (with bss) in program headers of their own
+    (named after the block, in address order after the text one): the chunks lie
+    between the text and read-only segments, which must not cover them."""
+    info = piece.aslr
+    anchor = script.output(piece.bases["rodata"].anchor)
+    sections: list[tuple[int, str]] = []
+    segments: dict[str, tuple[int, int]] = {}  # name -> (lowest address, flags)
+    for kind, area in piece.areas.items():
+        for s in area.slots:
+            if not s.segment:
+                continue
+            segment = f"spacer_{_slug(s.unit)}_{s.segment}"
+            phdr = f":{segment}" if script.phdrs else ""
+            named = [(p, f".{kind}") for p in s.parts] + [(p, ".eh_frame") for p in s.eh_parts]
+            for part, name in named:
+                at = s.address + part.offset
+                low = min(at, segments.get(segment, (at, 0))[0])
+                segments[segment] = (low, _FLAGS[s.segment])
+                if part.table:
+                    section = f".spacer.got.{_slug(part.lib)}"
+                    body = _table_body(part.table)
+                else:
+                    section, body = f"{name}.spacer.{_slug(part.lib)}", _parts([part])
+                sections.append((at, f"{section} {at:#x} : {{ {body} }} {phdr}\n"))
+    if not sections:
+        return []
+    sections.extend(_gap_pads(script, piece))
+    sections.sort(key=lambda line: line[0])
+    order = sorted(segments, key=lambda seg: segments[seg][0])
+    region = ("/* spacer: moving chunks */\n" + "".join(text for _, text in sections)
+              + f". = {info.region_base + info.region:#x};\n")
+    edits = [(anchor.start, region)]
+    if script.phdrs:
+        text_phdr = _phdrs(script, script.output(".text") or anchor).lstrip(":").split()
+        after = script.phdr_ends.get(text_phdr[0] if text_phdr else "", None)
+        if after is None:
+            raise BadInput("--aslr 2 needs the program header of .text declared in PHDRS",
+                           script.path, "use --aslr 1")
+        edits.append((after, "".join(f"\n{seg} PT_LOAD FLAGS({segments[seg][1]});"
+                                     for seg in order)))
+    return edits
+
+
+def _gap_pads(script: Script, piece: Slice) -> list[tuple[int, str]]:
+    """Empty (NOLOAD) sections over the gaps before, between and after the chunks, at
+    the end of the segment before each gap: Unikraft takes memory that no segment
+    covers for its heap, and a one-page hole makes its allocator print an error."""
+    info = piece.aslr
+    chunks: dict[str, list[Slot]] = {}
+    for area in piece.areas.values():
+        for s in area.slots:
+            if s.segment:
+                chunks.setdefault(s.unit, []).append(s)
+    spans = sorted((min(s.address for s in slots), max(s.address + s.size for s in slots),
+                    max(slots, key=lambda s: s.address))
+                   for slots in chunks.values())
+    text = script.output(".text")
+    before = _phdrs(script, text) if text else ""  # the text segment ends at the first
+    pads, at = [], info.region_base
+    for start, end, last in [*spans, (info.region_base + info.region, None, None)]:
+        if start > at:
+            pads.append((at, f".spacer.pad.{at:x} {at:#x} (NOLOAD) : "
+                             f"{{ . = {start - at:#x}; }} {before}\n"))
+        if last is not None:
+            at = end
+            before = f":spacer_{_slug(last.unit)}_{last.segment}" if script.phdrs else ""
+    return pads
+
+
+def _exclude_moving(script: Script, piece: Slice,
+                    region: OutputSection) -> list[tuple[int, str]]:
+    """ld gives an input section to the first statement that matches it, so the
+    catch-alls of the output sections before the region (``*(.text)``) must skip the
+    moving libraries' objects: ``EXCLUDE_FILE(...)`` before each that would take one."""
+    moving = {(p.object, section) for area in piece.areas.values() for s in area.slots
+              if s.segment for p in s.parts + s.eh_parts if not p.table
+              for section in p.sections}
+    edits = []
+    for out in script.outputs:
+        if out is region:
+            break
+        for item in out.items:
+            spec = item.spec
+            objects = sorted({obj for obj, section in moving
+                              if spec and spec.matches(obj, section)})
+            if not objects:
+                continue
+            if spec.exclude_files:
+                raise BadInput(f"{out.name} already excludes files from a statement that "
+                               "would take a moving library's sections", script.path,
+                               "use --aslr 1")
+            edits.append((spec.file_start,
+                          f"EXCLUDE_FILE({' '.join(_quote(o) for o in objects)}) "))
+    return edits
+
+
 def rewrite_script(text: str, path: str, piece: Slice) -> str:
     """The default linker script ``text`` rewritten for the app's plan slice ``piece``."""
     script = parse_script(text, path)
@@ -120,10 +222,14 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
                      f"{kind} area; run spacer align again\")\n"
                      f". = {base:#x};\n")
             edits.append((_area_start(script, anchor), guard))
+    if piece.aslr:
+        edits.extend(_chunk_region(script, piece))
     tables = piece.areas.get(TABLE)
     for kind, area in piece.areas.items():
         anchor = script.output(area.anchor)
-        if anchor is None:
+        # Moving chunks (--aslr 2) were written into their region above.
+        area = replace(area, slots=[s for s in area.slots if not s.segment])
+        if anchor is None or not area.slots:
             continue
         if kind == TABLE:
             if "rodata" not in piece.areas:  # else written with the read-only slots
@@ -160,10 +266,9 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
         lines.append("\n")
         split = anchor.items[area.split].start if area.split < len(anchor.items) \
             else anchor.body_end
-        # --aslr 2: the random gaps between blocks hold zeros, not the code fill (NOPs),
-        # so a host whose KSM maps empty pages to the zero page keeps no frame for them.
-        fill = "FILL(0x00);\n" if piece.aslr and kind == "text" else ""
-        edits.append((split, "/* spacer: shared slots */\n" + fill + "".join(lines)))
+        edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
+    if piece.aslr:  # after the slots, which go before the same catch-all
+        edits.extend(_exclude_moving(script, piece, script.output(piece.bases["rodata"].anchor)))
     if piece.private_tables:
         anchor = script.output(find_anchors(script)["rodata"].output)
         phdrs = _phdrs(script, anchor)

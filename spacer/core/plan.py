@@ -359,6 +359,10 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = PlanOptions(),
     tls = {k: old.tls[k] if old and old.tls.get(k, 0) >= need else
            align_up(need + TLS_SLACK, 64) for k, need in _tls_totals(extracts, units, sizes).items()}
     bases = _bases(extracts, units, sizes, tls["tdata_total"], options, old)
+    if moving is not None and "rodata" not in bases:
+        raise BadInput("--aslr 2 puts the moving libraries at the start of the read-only "
+                       "area, and not every image has a .rodata output section",
+                       hint="use --aslr 1")
     if tables_at is not None:
         bases[TABLE] = bases["rodata"] + tables_at
     layout = {
@@ -467,6 +471,10 @@ def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) 
             "tbss_total": sizes["tbss"] + own["tbss"]}
 
 
+# Program header permissions of a moving chunk's parts (see Slot.segment).
+_SEGMENTS = {"text": "rx", "rodata": "r", "data": "rw", "bss": "rw"}
+
+
 def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
            options: PlanOptions, moving: dict | None) -> Slice:
     """What one app's linker script needs: its slots, in address order, per kind."""
@@ -511,9 +519,15 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             if kind not in u.offsets and not table:
                 continue
             eh_parts = parts_of(u, "eh_frame") if kind == "rodata" else []
-            if moves:  # offsets within the library's block; the aslr stage places it
-                slot = Slot(u.id, 0, moving["blocks"][u.id], None, parts_of(u, kind) + table,
-                            False, eh_parts)
+            if moves and u.id in moving["pinned"]:  # one offset in every image
+                at = moving["pinned"][u.id] + (moving["region"] if kind == "rodata" else 0)
+                slot = Slot(u.id, at, moving["blocks"][u.id], base + at,
+                            parts_of(u, kind) + table, False, eh_parts)
+            elif moves:  # at its offset in the block's chunk; the aslr stage places it
+                chunk = moving["chunks"][u.id]
+                end = min((v for v in chunk.values() if v > chunk[kind]), default=chunk["size"])
+                slot = Slot(u.id, chunk[kind], end - chunk[kind], None,
+                            parts_of(u, kind) + table, False, eh_parts, _SEGMENTS[kind])
             else:
                 slot = Slot(u.id, u.offsets[kind], u.reserve.get(kind, u.sizes[kind]),
                             None if base is None else base + u.offsets[kind],
@@ -546,7 +560,8 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         private_tables=private_tables,
         aslr=None if moving is None else Blocks(
             bases={k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
-            area=moving["area"],
+            region_base=bases["rodata"],
+            region=moving["region"],
             slack_pages=moving["apps"][app]["slack_pages"],
             same_mapping=options.same_mapping,
             first_free=moving["first_free"],

@@ -19,7 +19,7 @@ from spacer.core.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE, align_up
 if TYPE_CHECKING:
     from spacer.core.plan import Library, Unit
 
-LAYOUT_VERSION = 3  # 3: the tables follow the read-only slots (2: they came first)
+LAYOUT_VERSION = 4  # 4: --aslr 2 blocks move as chunks (3: the tables follow the read-only slots)
 
 
 def readonly_pages(kinds: dict[str, dict]) -> int:

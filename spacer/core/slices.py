@@ -61,12 +61,16 @@ class Slot:
     parts: list[Part]
     spoilt: bool  # refers to per-image symbols: its last page is left to the image
     eh_parts: list[Part] = field(default_factory=list)  # .eh_frame, in the rodata slot
+    # --aslr 2: a moving block's part, in the chunk region in output sections and a
+    # program header of its own with these permissions ("rx", "r" or "rw"); its
+    # offset counts from the chunk's start until the aslr stage places the chunk.
+    segment: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> Slot:
         return cls(data["unit"], data["offset"], data["size"], data["address"],
                    [Part.from_json(p) for p in data["parts"]], data["spoilt"],
-                   [Part.from_json(p) for p in data.get("eh_parts", [])])
+                   [Part.from_json(p) for p in data.get("eh_parts", [])], data["segment"])
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,8 @@ class Blocks:
     """What the aslr stage needs to place this image's blocks."""
 
     bases: dict[str, int]
-    area: int
+    region_base: int  # where the moving blocks' chunks start: the read-only area
+    region: int  # bytes the chunks and their gaps may take
     slack_pages: int  # free pages this image splits at random among its blocks' gaps
     same_mapping: bool
     first_free: int
@@ -112,7 +117,8 @@ class Blocks:
 
     @classmethod
     def from_json(cls, data: dict) -> Blocks:
-        return cls(dict(data["bases"]), data["area"], data["slack_pages"], data["same_mapping"],
+        return cls(dict(data["bases"]), data["region_base"], data["region"],
+                   data["slack_pages"], data["same_mapping"],
                    data["first_free"], [BlockRoom(**u) for u in data["units"]])
 
 
