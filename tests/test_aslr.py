@@ -422,3 +422,21 @@ def test_aslr2_changed_app_relinks_alone(small_fleet):
     assert {"pic:hello", "relink:hello"} <= set(ran)
     assert not [t for t in ran if t.startswith(("relink:", "aslr:", "pic:"))
                 and not t.endswith(":hello")]
+
+
+@pytest.mark.boot
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
+def test_tables_add_almost_no_instructions_to_a_call_loop(tmp_path: Path):
+    """``spacer bench runtime`` with one boot each: under -icount the loop's guest
+    cycles count its instructions. Relinking alone changes none; the tables add a
+    load per call through them, a fraction of a percent of a call-heavy loop."""
+    from spacer.bench_runtime import bench
+    from spacer.core.qemu import kvm_usable
+
+    if kvm_usable():
+        pytest.skip("-icount needs TCG")
+    rows = {row["mode"]: row["instructions"] for row in bench(tmp_path, runs=1)}
+    base = rows["original"]
+    assert rows["--aslr 0"] == base
+    for mode in ("--aslr 1", "--aslr 2"):
+        assert base < rows[mode] <= base * 1.002, rows

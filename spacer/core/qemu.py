@@ -95,11 +95,12 @@ def app_exit_code(qemu_status: int) -> int | None:
 
 
 def boot(image: Path, append: str | None = None, timeout: float = 30,
-         memory_mib: int = 32) -> BootResult:
-    """Run ``image`` until it exits or ``timeout`` seconds pass."""
+         memory_mib: int = 32, extra: tuple[str, ...] = ()) -> BootResult:
+    """Run ``image`` until it exits or ``timeout`` seconds pass (``extra``: more QEMU
+    options)."""
     image = Path(image)
     check_image(image)
-    argv = qemu_argv(image, memory_mib, append)
+    argv = qemu_argv(image, memory_mib, append, extra)
     try:
         proc = subprocess.run(argv, check=False, capture_output=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
