@@ -110,6 +110,17 @@ def cmd_align(ns: argparse.Namespace) -> int:
     if ns.aslr_same_mapping and ns.aslr < 2:
         say("--aslr-same-mapping only applies to --aslr 2")
         return BAD_INPUT
+    if ns.aslr_map:
+        say("--aslr-map is not offered: spacer's rebuilt code reaches its read-only data "
+            "(strings, jump tables) relative to itself, so read-only data kept at fixed "
+            "addresses while code moves would make those pages differ; --aslr 2 moves "
+            "them together and keeps both shared (README: Options)")
+        return BAD_INPUT
+    if ns.custom_loader:
+        say("-c/--custom-loader is not needed: spacer already places each image's own "
+            "libraries after the shared slots of each kind, outside the shared range "
+            "(README: Options)")
+        return BAD_INPUT
     settings = replace(_settings(ns, plan), seed=ns.seed, replan=ns.replan)
     # Say what is wrong with the workspace and -o before doit starts or creates anything.
     from spacer.core.workspace import check_output_folder
@@ -271,6 +282,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--aslr-same-mapping", action="store_true",
                    help="--aslr 2: keep the libraries in the order of the --aslr 1 layout and "
                    "move them by random gaps only")
+    p.add_argument("--aslr-map", action="store_true",
+                   help="the research tool's fixed map of read-only data under ASLR: not "
+                   "offered, and refused with the reason")
+    p.add_argument("-c", "--custom-loader", action="store_true",
+                   help="the research tool's move of each image's own libraries out of the "
+                   "shared range: spacer's layout already does it; refused with the reason")
     p.add_argument("--headroom", type=float, default=HEADROOM, metavar="F",
                    help=f"room for each shared library to grow in a rebuild without moving, "
                    f"as a fraction of its size (default {HEADROOM})")

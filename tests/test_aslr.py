@@ -382,6 +382,25 @@ def test_aslr2_chunks_fill_one_region_once_and_leave_no_hole(aslr2: Path):
         assert covered >= hi
 
 
+def test_aslr2_same_mapping_keeps_one_order_and_moves_by_gaps(demo_workspace: Path,
+                                                              tmp_path: Path):
+    settings = Settings(workspace=demo_workspace, out=tmp_path, demo=False, apps=PICKED,
+                        plan={"aslr": 2, "same_mapping": True})
+    code, _, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["aslr_layouts"]["entropy_bits_min"] >= 16
+    texts = [json.loads((tmp_path / "aslr" / f"{app}.json").read_text())
+             ["aslr_map"]["libraries"]["text"] for app in PICKED]
+    rank: dict[tuple[str, str], bool] = {}
+    for text in texts:
+        for a in text:
+            for b in text:
+                if a < b:  # every pair of libraries in one order in every image
+                    assert rank.setdefault((a, b), text[a] < text[b]) == (text[a] < text[b])
+    assert len({text["libnolibc"] for text in texts}) > 1, "the gaps move nolibc"
+
+
 def test_aslr2_same_seed_same_images_other_seed_other_layout(aslr2: Path,
                                                              demo_workspace: Path,
                                                              tmp_path: Path):

@@ -114,6 +114,18 @@ def test_unexpected_error_outside_tasks_is_one_line(tmp_path: Path, capsys):
     assert "KeyError" in line and "report_view.py" in line
 
 
+@pytest.mark.parametrize(("option", "name"), [("--aslr-map", "aslr-map"),
+                                              ("-c", "custom-loader")])
+def test_research_options_spacer_does_not_offer_are_refused_with_the_reason(
+        tmp_path: Path, capsys, option: str, name: str):
+    out = tmp_path / "out"
+    code, line = one_line(capsys, "align", "-w", str(tmp_path), "-o", str(out), "--aslr", "2",
+                          option)
+    assert code == BAD_INPUT
+    assert name in line and "README" in line
+    assert not out.exists(), "refused before anything is written"
+
+
 # --- -o ---------------------------------------------------------------------------
 
 def test_output_folder_that_is_a_file(small_fleet, capsys):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from spacer.core.plan import Library, PlanOptions, Unit
 
 ASLR_BITS = 16  # placement entropy each image's shared libraries get together
-MAX_SLACK_PAGES = 256  # an image with one moving block gets 8 bits, not 16
+MAX_SLACK_PAGES = 512  # 2 MiB: an image with one moving block gets 9 bits, not 16
 ASLR_BLOCK = 16384  # a block gathers at least this much code
 
 
