@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 ASLR_BITS = 16  # placement entropy each image's shared libraries get together
 MAX_SLACK_PAGES = 512  # 2 MiB: an image with one moving block gets 9 bits, not 16
 ASLR_BLOCK = 16384  # a block gathers at least this much code
+CHUNK_ORDER = ("text", "rodata", "data", "bss")  # a moving block's parts, in its chunk
 
 
 def blocks_of(group: list[Library]) -> list[list[Library]]:
@@ -45,17 +46,6 @@ def blocks_of(group: list[Library]) -> list[list[Library]]:
     return [b for b in blocks if b]
 
 
-def _block(u: Unit) -> int:
-    """A pinned block keeps one offset in each area (its code has absolute addresses
-    of its own sections, fixed at one place), so each area gives it the same
-    page-rounded room."""
-    data = u.sizes.get("data", 0)
-    if TABLE in u.sizes:
-        data = align_up(data, 8) + u.sizes[TABLE]
-    return max(align_up(n, PAGE) for n in (u.sizes.get("text", 0), u.sizes.get("rodata", 0),
-                                           data, u.sizes.get("bss", 0)))
-
-
 def chunk_of(u: Unit) -> dict[str, int]:
     """Where a moving block's kinds sit in its chunk, and the chunk's ``size``.
 
@@ -69,10 +59,9 @@ def chunk_of(u: Unit) -> dict[str, int]:
     if TABLE in u.sizes:
         data = align_up(data, 8) + u.sizes[TABLE]
     offsets, at = {}, 0
-    for kind, size in (("text", u.sizes.get("text", 0)), ("rodata", u.sizes.get("rodata", 0)),
-                       ("data", data), ("bss", u.sizes.get("bss", 0))):
+    for kind in CHUNK_ORDER:
         offsets[kind] = at
-        at += align_up(size, PAGE)
+        at += align_up(data if kind == "data" else u.sizes.get(kind, 0), PAGE)
     offsets["size"] = at
     return offsets
 
@@ -101,18 +90,20 @@ def slack_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
 def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
                   options: PlanOptions) -> dict:
     """Room for every image's blocks. Pinned blocks take the start of the text,
-    read-only, data and bss areas, at one offset in every image. The moving blocks'
+    read-only, data and bss areas, at one address in every image. The moving blocks'
     chunks go into one region at the start of the read-only area (before the pinned
     read-only data), as large as the largest image's chunks plus its slack. The
     tables travel in the blocks, so there is no table area."""
-    blocks = {u.id: _block(u) for u in units}
-    chunks = {u.id: chunk_of(u) for u in units if not _pinned(u)}
-    for uid, chunk in chunks.items():
-        blocks[uid] = chunk["size"]
-    pinned, first_free = {}, 0
+    chunks = {u.id: chunk_of(u) for u in units}
+    blocks = {uid: chunk["size"] for uid, chunk in chunks.items()}
+    # A pinned block sits at one address in every image, so its parts keep their
+    # distances whatever room each kind gets: its own page-rounded size per area.
+    pinned: dict[str, dict[str, int]] = {}
+    first_free = dict.fromkeys(ABSOLUTE_KINDS, 0)
     for u in sorted((u for u in units if blocks[u.id] and _pinned(u)), key=lambda u: u.id):
-        pinned[u.id] = first_free
-        first_free += blocks[u.id]
+        pinned[u.id] = dict(first_free)
+        for kind in ABSOLUTE_KINDS:
+            first_free[kind] += room_of(chunks[u.id], kind)
     per_app: dict[str, dict] = {}
     region = 0
     for ex in extracts:
@@ -122,11 +113,18 @@ def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
         per_app[ex["app"]] = {"units": mine, "slack_pages": slack, "moving": moving}
         region = max(region, sum(blocks[u.id] for u in moving) + slack * PAGE)
     for kind in ABSOLUTE_KINDS:
-        sizes[kind] = first_free
-    sizes["rodata"] = region + first_free
+        sizes[kind] = first_free[kind]
+    sizes["rodata"] += region
     sizes.pop(TABLE, None)
     return {"blocks": blocks, "chunks": chunks, "apps": per_app, "region": region,
             "pinned": pinned, "first_free": first_free}
+
+
+def room_of(chunk: dict[str, int], kind: str) -> int:
+    """Page-rounded bytes ``kind`` takes in a block's chunk (see :func:`chunk_of`): up
+    to where the next kind starts."""
+    after = CHUNK_ORDER[CHUNK_ORDER.index(kind) + 1:]
+    return (chunk[after[0]] if after else chunk["size"]) - chunk[kind]
 
 
 def _pinned(u: Unit) -> bool:

@@ -28,7 +28,8 @@ from itertools import pairwise
 from spacer.core.errors import BadInput
 from spacer.core.indirect import SLOT
 from spacer.core.pages import PAGE_SIZE as PAGE
-from spacer.core.blocks import blocks_of, moving_areas
+
+from spacer.core.blocks import blocks_of, moving_areas, room_of
 from spacer.core.placement import (
     ABSOLUTE_KINDS,
     PACKED_KINDS,
@@ -519,14 +520,13 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             if kind not in u.offsets and not table:
                 continue
             eh_parts = parts_of(u, "eh_frame") if kind == "rodata" else []
-            if moves and u.id in moving["pinned"]:  # one offset in every image
-                at = moving["pinned"][u.id] + (moving["region"] if kind == "rodata" else 0)
-                slot = Slot(u.id, at, moving["blocks"][u.id], base + at,
+            if moves and u.id in moving["pinned"]:  # one address in every image
+                at = moving["pinned"][u.id][kind] + (moving["region"] if kind == "rodata" else 0)
+                slot = Slot(u.id, at, room_of(moving["chunks"][u.id], kind), base + at,
                             parts_of(u, kind) + table, False, eh_parts)
             elif moves:  # at its offset in the block's chunk; the aslr stage places it
                 chunk = moving["chunks"][u.id]
-                end = min((v for v in chunk.values() if v > chunk[kind]), default=chunk["size"])
-                slot = Slot(u.id, chunk[kind], end - chunk[kind], None,
+                slot = Slot(u.id, chunk[kind], room_of(chunk, kind), None,
                             parts_of(u, kind) + table, False, eh_parts, _SEGMENTS[kind])
             else:
                 slot = Slot(u.id, u.offsets[kind], u.reserve.get(kind, u.sizes[kind]),
@@ -564,10 +564,12 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             region=moving["region"],
             slack_pages=moving["apps"][app]["slack_pages"],
             same_mapping=options.same_mapping,
-            first_free=moving["first_free"],
+            first_free=moving["first_free"]["text"],
             # In the aslr-1 order (first by code address), which --aslr-same-mapping
             # keeps; a pinned block has its one offset.
-            units=[BlockRoom(u.id, moving["blocks"][u.id], moving["pinned"].get(u.id))
+            units=[BlockRoom(u.id, moving["blocks"][u.id],
+                             moving["pinned"][u.id]["text"] if u.id in moving["pinned"]
+                             else None)
                    for u in sorted(moving["apps"][app]["units"],
                                    key=lambda u: (u.offsets.get("text", -1), u.id))]),
     )

@@ -96,7 +96,8 @@ class AreaBase:
 
 @dataclass(frozen=True)
 class BlockRoom:
-    """An ``--aslr 2`` block: its size, and its fixed offset when it is pinned."""
+    """An ``--aslr 2`` block: its chunk's size, and when it is pinned, its fixed
+    offset in the text area."""
 
     id: str
     block: int
@@ -112,7 +113,7 @@ class Blocks:
     region: int  # bytes the chunks and their gaps may take
     slack_pages: int  # free pages this image splits at random among its blocks' gaps
     same_mapping: bool
-    first_free: int
+    first_free: int  # bytes the pinned blocks take at the start of the text area
     units: list[BlockRoom]
 
     @classmethod
