@@ -2,8 +2,9 @@
 independent code with per-library indirection tables.
 
 Each object of the link (the libraries and the app's own) is rebuilt from its recorded commands with
-``-fPIC -fno-plt`` (:mod:`spacer.core.rebuild`) and its GOT relocations are aimed
-at the library's own table (:mod:`spacer.core.indirect`). The result has the
+``-fPIC -fno-plt`` (:mod:`spacer.core.rebuild`), its strings that hold a value of
+the build's configuration go last (:mod:`spacer.core.strings`), and its GOT
+relocations are aimed at the library's own table (:mod:`spacer.core.indirect`). The result has the
 shape of the extract stage's output, with the rebuilt objects' facts, so the
 planner works on what will really be linked; each object also names its
 ``original`` path (the one the link command and the scripts' patterns use) and
@@ -20,6 +21,7 @@ from spacer.core.indirect import redirect_got, table_symbol
 from spacer.core.placement import find_anchors
 from spacer.core.rebuild import Rebuilder
 from spacer.core.recipe import default_script
+from spacer.core.strings import configured_last, configured_values
 
 
 def pic_app(extract: dict, out_root: Path, jobs: int = 2,
@@ -32,6 +34,10 @@ def pic_app(extract: dict, out_root: Path, jobs: int = 2,
     # cost what the libraries' calls cost, and nothing stays position-dependent.
     rebuilt = {p: rebuilder.plan(Path(p)) for p in recipe["objects"]}
     rebuilder.run(jobs)
+    # The configured name and folder of the app go after a library's other strings.
+    values = configured_values(Path(extract["build_dir"]))
+    for path in recipe["objects"]:
+        configured_last(Path(rebuilt[path]), values)
     scripts, default_index = load_scripts(recipe["scripts"],
                                           default_script(recipe["scripts"], recipe["cmd_file"]))
     anchors = find_anchors(scripts[default_index])
