@@ -28,7 +28,6 @@ from itertools import pairwise
 from spacer.core.errors import BadInput
 from spacer.core.indirect import SLOT
 from spacer.core.pages import PAGE_SIZE as PAGE
-
 from spacer.core.blocks import blocks_of, moving_areas, room_of
 from spacer.core.placement import (
     ABSOLUTE_KINDS,
