@@ -126,6 +126,18 @@ def test_research_options_spacer_does_not_offer_are_refused_with_the_reason(
     assert not out.exists(), "refused before anything is written"
 
 
+def test_too_many_program_headers_for_unikrafts_boot_info_is_one_line(small_fleet, capsys,
+                                                                        monkeypatch):
+    from spacer.core import blocks
+
+    monkeypatch.setattr(blocks, "MAX_SEGMENTS", 2)
+    code, line = one_line(capsys, "align", "-w", str(small_fleet["ws"]), "-o",
+                          str(small_fleet["out"]), "--aslr", "2", "-j", "1")
+    assert code == BAD_INPUT
+    assert "program headers" in line and "--aslr 1" in line
+    assert any(app.name in line for app in small_fleet["apps"])
+
+
 # --- -o ---------------------------------------------------------------------------
 
 def test_output_folder_that_is_a_file(small_fleet, capsys):

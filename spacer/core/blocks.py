@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from spacer.core.errors import BadInput
 from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.placement import ABSOLUTE_KINDS, TABLE, align_up
 
@@ -23,6 +24,10 @@ ASLR_BITS = 16  # placement entropy each image's shared libraries get together
 MAX_SLACK_PAGES = 512  # 2 MiB: an image with one moving block gets 9 bits, not 16
 ASLR_BLOCK = 16384  # a block gathers at least this much code
 CHUNK_ORDER = ("text", "rodata", "data", "bss")  # a moving block's parts, in its chunk
+SEGMENT_OF = {"text": "rx", "rodata": "r", "data": "rw", "bss": "rw"}  # their permissions
+# Unikraft's boot info holds CONFIG_UKPLAT_MEMREGION_MAX_COUNT (128 by default) memory
+# regions: one per loaded segment, plus the RAM and boot regions it finds at boot.
+MAX_SEGMENTS = 96
 
 
 def blocks_of(group: list[Library]) -> list[list[Library]]:
@@ -109,6 +114,13 @@ def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
     for ex in extracts:
         mine = [u for u in units if ex["app"] in u.apps and blocks[u.id]]
         moving = [u for u in mine if u.id not in pinned]
+        segments = sum(len({SEGMENT_OF[k] for k in CHUNK_ORDER if room_of(chunks[u.id], k)})
+                       for u in moving)
+        if segments > MAX_SEGMENTS:
+            raise BadInput(f"{ex['app']} would get {segments} program headers for its "
+                           f"{len(moving)} moving blocks under --aslr 2, more than the "
+                           f"{MAX_SEGMENTS} that Unikraft's boot info has memory regions for",
+                           hint="use --aslr 1")
         slack = slack_pages(len(moving), options.same_mapping)
         per_app[ex["app"]] = {"units": mine, "slack_pages": slack, "moving": moving}
         region = max(region, sum(blocks[u.id] for u in moving) + slack * PAGE)

@@ -28,7 +28,7 @@ from itertools import pairwise
 from spacer.core.errors import BadInput
 from spacer.core.indirect import SLOT
 from spacer.core.pages import PAGE_SIZE as PAGE
-from spacer.core.blocks import blocks_of, moving_areas, room_of
+from spacer.core.blocks import SEGMENT_OF, blocks_of, moving_areas, room_of
 from spacer.core.placement import (
     ABSOLUTE_KINDS,
     PACKED_KINDS,
@@ -471,10 +471,6 @@ def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) 
             "tbss_total": sizes["tbss"] + own["tbss"]}
 
 
-# Program header permissions of a moving chunk's parts (see Slot.segment).
-_SEGMENTS = {"text": "rx", "rodata": "r", "data": "rw", "bss": "rw"}
-
-
 def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
            options: PlanOptions, moving: dict | None) -> Slice:
     """What one app's linker script needs: its slots, in address order, per kind."""
@@ -526,7 +522,7 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             elif moves:  # at its offset in the block's chunk; the aslr stage places it
                 chunk = moving["chunks"][u.id]
                 slot = Slot(u.id, chunk[kind], room_of(chunk, kind), None,
-                            parts_of(u, kind) + table, False, eh_parts, _SEGMENTS[kind])
+                            parts_of(u, kind) + table, False, eh_parts, SEGMENT_OF[kind])
             else:
                 slot = Slot(u.id, u.offsets[kind], u.reserve.get(kind, u.sizes[kind]),
                             None if base is None else base + u.offsets[kind],
