@@ -459,3 +459,19 @@ def test_tables_add_almost_no_instructions_to_a_call_loop(tmp_path: Path):
     assert rows["--aslr 0"] == base
     for mode in ("--aslr 1", "--aslr 2"):
         assert base < rows[mode] <= base * 1.002, rows
+
+
+def test_aslr2_new_app_that_needs_a_larger_region_says_so(demo_workspace: Path,
+                                                           tmp_path: Path):
+    """hello holds two moving blocks, so it needs the most slack for its 16 bits:
+    added to a fleet without such an app, it grows the region of moving chunks, and
+    the areas after it move. The layout's moves say why, not that an image's own
+    content grew."""
+    others = ("counter", "hashsum", "kvstore", "sched")
+    _align(demo_workspace, tmp_path, apps=others)
+    ran = _align(demo_workspace, tmp_path, apps=(*others, "hello"))
+    moves = json.loads((tmp_path / "layout.json").read_text())["moves"]
+    reasons = [m["why"] for m in moves if m["apps"] == ["all"]]
+    assert any("moving chunks grew" in why for why in reasons), moves
+    assert not any("own content" in why for why in reasons), moves
+    assert sum(1 for t in ran if t.startswith("relink:")) == len(others) + 1

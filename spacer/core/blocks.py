@@ -96,9 +96,9 @@ def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
                   options: PlanOptions) -> dict:
     """Room for every image's blocks. Pinned blocks take the start of the text,
     read-only, data and bss areas, at one address in every image. The moving blocks'
-    chunks go into one region at the start of the read-only area (before the pinned
-    read-only data), as large as the largest image's chunks plus its slack. The
-    tables travel in the blocks, so there is no table area."""
+    chunks go into one region right after the pinned read-only data, as large as the
+    largest image's chunks plus its slack: a new app that needs a larger region moves
+    no pinned block. The tables travel in the blocks, so there is no table area."""
     chunks = {u.id: chunk_of(u) for u in units}
     blocks = {uid: chunk["size"] for uid, chunk in chunks.items()}
     # A pinned block sits at one address in every image, so its parts keep their

@@ -107,14 +107,20 @@ def _area_start(script: Script, anchor: OutputSection) -> int:
 
 
 _FLAGS = {"rx": 5, "r": 4, "rw": 6}  # PF_R 4, PF_W 2, PF_X 1
+PINNED_RODATA = "spacer_pinned_r"  # program header of the pinned blocks' read-only data
+
+
+def _pinned_rodata(piece: Slice) -> bool:
+    return any(not s.segment for s in piece.areas.get("rodata", Area("", 0, [], True)).slots)
 
 
 def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
-    """``--aslr 2``: the moving blocks' chunks at the start of the read-only area, one
-    output section per library and kind at the address the aslr stage drew, each
+    """``--aslr 2``: the moving blocks' chunks after the pinned blocks' read-only data,
+    one output section per library and kind at the address the aslr stage drew, each
     chunk's code, read-only data and data (with bss) in program headers of their own
-    (named after the block, in address order after the text one): the chunks lie
-    between the text and read-only segments, which must not cover them."""
+    (named after the block, in address order after the text one; the pinned read-only
+    data gets one too): the chunks lie between the text and read-only segments, which
+    must not cover them."""
     info = piece.aslr
     anchor = script.output(piece.bases["rodata"].anchor)
     sections: list[tuple[int, str]] = []
@@ -136,8 +142,10 @@ def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
                 else:
                     section, body = f"{name}.spacer.{_slug(part.lib)}", _parts([part])
                 sections.append((at, f"{section} {at:#x} : {{ {body} }} {phdr}\n"))
-    if not sections:
+    if not sections and not _pinned_rodata(piece):
         return []
+    if _pinned_rodata(piece):
+        segments[PINNED_RODATA] = (info.region_base - 1, _FLAGS["r"])
     sections.extend(_gap_pads(script, piece))
     sections.sort(key=lambda line: line[0])
     order = sorted(segments, key=lambda seg: segments[seg][0])
@@ -169,7 +177,10 @@ def _gap_pads(script: Script, piece: Slice) -> list[tuple[int, str]]:
                     max(slots, key=lambda s: s.address))
                    for slots in chunks.values())
     text = script.output(".text")
-    before = _phdrs(script, text) if text else ""  # the text segment ends at the first
+    # The segment before the region ends at the first chunk.
+    before = _phdrs(script, text) if text else ""
+    if _pinned_rodata(piece) and script.phdrs:
+        before = f":{PINNED_RODATA}"
     pads, at = [], info.region_base
     for start, end, last in [*spans, (info.region_base + info.region, None, None)]:
         if start > at:
@@ -222,8 +233,6 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
                      f"{kind} area; run spacer align again\")\n"
                      f". = {base:#x};\n")
             edits.append((_area_start(script, anchor), guard))
-    if piece.aslr:
-        edits.extend(_chunk_region(script, piece))
     tables = piece.areas.get(TABLE)
     for kind, area in piece.areas.items():
         anchor = script.output(area.anchor)
@@ -241,6 +250,8 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
             # One output section per library (ld merges strings and unwind CIEs only
             # within an output section), at the library's fixed place in the slot.
             phdrs = _phdrs(script, anchor)
+            if piece.aslr:  # the pinned blocks' own, before the region of moving chunks
+                phdrs = f":{PINNED_RODATA}" if script.phdrs else ""
             lines = [(s.address + p.offset, f"{name}.spacer.{_slug(p.lib)} "
                       f"{s.address + p.offset:#x} : {{ {_parts([p])} }} {phdrs}\n")
                      for s in area.slots
@@ -253,7 +264,7 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
                 lines.append((tables.slots[0].address, _tables(tables, phdrs)))
             lines.sort(key=lambda line: line[0])
             ends_in_table = last_table is not None and last_table >= area.slots[-1].address
-            tail = "" if area.slots[-1].spoilt or ends_in_table else close
+            tail = "" if area.slots[-1].spoilt or ends_in_table or piece.aslr else close
             edits.append((anchor.start, "".join(text for _, text in lines) + tail))
             continue
         origin = piece.text_area - piece.text_start if kind == "text" else 0
@@ -267,7 +278,8 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
         split = anchor.items[area.split].start if area.split < len(anchor.items) \
             else anchor.body_end
         edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
-    if piece.aslr:  # after the slots, which go before the same catch-all
+    if piece.aslr:  # after the pinned slots, which go before the same statements
+        edits.extend(_chunk_region(script, piece))
         edits.extend(_exclude_moving(script, piece, script.output(piece.bases["rodata"].anchor)))
     if piece.private_tables:
         anchor = script.output(find_anchors(script)["rodata"].output)

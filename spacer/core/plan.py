@@ -434,8 +434,16 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
             if old.base(kind) >= need:
                 bases[kind] = old.base(kind)
             else:
+                grew = sizes.get(prev, 0) > old.area_size(prev)
+                why = (f"the {prev} area before it grew" if grew
+                       else f"the {prev} area before it moved"
+                       if bases[prev] != old.base(prev)
+                       else "an image's own content grew into it")
+                if grew and options.moving and prev == "rodata":
+                    why = ("the region of --aslr 2's moving chunks grew: an app needs more "
+                           "room for its chunks and their random gaps")
                 old.moves.append({"unit": f"the {kind} area", "kind": kind, "apps": ["all"],
-                                  "why": "an image's own content grew into it",
+                                  "why": why,
                                   "pages_lost": 0})
         size = tdata_total if kind == "tdata" else sizes[kind]
         for e in extracts:
@@ -516,7 +524,7 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                 continue
             eh_parts = parts_of(u, "eh_frame") if kind == "rodata" else []
             if moves and u.id in moving["pinned"]:  # one address in every image
-                at = moving["pinned"][u.id][kind] + (moving["region"] if kind == "rodata" else 0)
+                at = moving["pinned"][u.id][kind]
                 slot = Slot(u.id, at, room_of(moving["chunks"][u.id], kind), base + at,
                             parts_of(u, kind) + table, False, eh_parts)
             elif moves:  # at its offset in the block's chunk; the aslr stage places it
@@ -555,7 +563,7 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
         private_tables=private_tables,
         aslr=None if moving is None else Blocks(
             bases={k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
-            region_base=bases["rodata"],
+            region_base=bases["rodata"] + moving["first_free"]["rodata"],
             region=moving["region"],
             slack_pages=moving["apps"][app]["slack_pages"],
             same_mapping=options.same_mapping,
