@@ -26,6 +26,8 @@ STAGES = ("fleet", "extract", "pic", "symbols", "plan", "aslr", "lds", "relink",
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from spacer.tasks.loader import jobs_arg
+
     p = subparsers.add_parser(
         "align", help="time a full align, a no-op rerun and a one-app change",
         description="Build the demo fleet (plus N generated apps) in a scratch folder, then "
@@ -41,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="time a full align of this workspace (only read) instead of a demo "
                         "fleet")
     p.add_argument("-u", "--uks", nargs="+", metavar="APP", help="with -w: only these apps")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+    p.add_argument("-j", "--jobs", type=jobs_arg, default=1, metavar="N",
                    help="tasks at a time (default 1); with N > 1 the full align also runs "
                         "with -j 1 in the same run and the ratio is printed")
     p.add_argument("--keep", type=Path, metavar="DIR",
@@ -117,7 +119,9 @@ def bench_fleet(root: Path, counts: list[int], jobs: int = 1) -> list[dict]:
         if jobs > 1:
             row["parallel"] = _serial_vs_parallel(settings, jobs, full, root / f"j1-{count}")
         noop, ran_noop, _ = _timed_align(settings, jobs)
-        row.update({"noop_s": noop, "tasks": [len(ran_full), len(ran_noop)]})
+        # getrusage only grows: read it before a larger fleet runs (smallest first).
+        row.update({"noop_s": noop, "tasks": [len(ran_full), len(ran_noop)],
+                    "peak_rss": _peak_rss_mib()})
         runs.append((settings, row))
     # One app's own code changes (a new function): rebuild it, then align each again.
     main_c = src / "apps" / "hello" / "main.c"
@@ -129,7 +133,7 @@ def bench_fleet(root: Path, counts: list[int], jobs: int = 1) -> list[dict]:
         row.update({"changed_s": changed, "tasks": [*row["tasks"], len(ran_changed)],
                     "relinked_after_change": sorted(t for t in ran_changed
                                                     if t.startswith("relink:")),
-                    **_sharing(settings.out_dir), "peak_rss": _peak_rss_mib()})
+                    **_sharing(settings.out_dir)})
         rows.append(row)
     return rows
 

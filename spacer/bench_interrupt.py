@@ -149,8 +149,10 @@ def interrupt_at_first_worker(ws: Path, out: Path, sig: int, jobs: int = 2,
             break
     start = time.perf_counter()
     proc.send_signal(sig)  # nothing if it has ended
-    try:
-        code: int | None = proc.wait(timeout=timeout)
+    err = ""
+    try:  # reading stderr as it comes: a full pipe would block the child
+        err = proc.communicate(timeout=timeout)[1]
+        code: int | None = proc.returncode
     except subprocess.TimeoutExpired:
         code = None
     took = time.perf_counter() - start
@@ -158,8 +160,8 @@ def interrupt_at_first_worker(ws: Path, out: Path, sig: int, jobs: int = 2,
     left = group_members(proc.pid)
     if code is None or left:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    return code, took, left, proc.stderr.read()
+        err += proc.communicate()[1] or ""
+    return code, took, left, err
 
 
 def _looks_finished_but_wrong(out: Path, ref: dict[str, str]) -> list[str]:
@@ -216,6 +218,8 @@ def sweep(ws: Path, root: Path, runs: int, seed: int = 0,
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from spacer.tasks.loader import jobs_arg
+
     p = subparsers.add_parser(
         "interrupt", help="stop aligns with SIGINT/SIGTERM/SIGKILL, check the next run",
         description="Build three demo apps in a scratch folder (or use -w), align them "
@@ -228,7 +232,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the delays")
     p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
                    help="a built workspace to align (it is only read)")
-    p.add_argument("-j", "--jobs", type=int, metavar="N",
+    p.add_argument("-j", "--jobs", type=jobs_arg, metavar="N",
                    help="tasks at a time in each align (default: spacer align's, the "
                         "number of cores)")
     p.set_defaults(func=run)

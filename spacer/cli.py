@@ -54,17 +54,6 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r} (try 0x200000)") from None
 
 
-def _jobs(text: str) -> int:
-    """``-j N``: a whole number, at least 1."""
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"not a number of tasks: {text!r} (try 1 or 2)")
-    return jobs
-
-
 def _settings(ns: argparse.Namespace, plan: dict | None = None) -> Settings:
     ws = ns.workspace
     return Settings(workspace=ws or DEMO_WORKSPACE, out=getattr(ns, "out", None),
@@ -207,9 +196,9 @@ def _workspace_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    from spacer.tasks.loader import default_jobs
+    from spacer.tasks.loader import default_jobs, jobs_arg
 
-    p.add_argument("-j", "--jobs", type=_jobs, default=default_jobs(), metavar="N",
+    p.add_argument("-j", "--jobs", type=jobs_arg, default=default_jobs(), metavar="N",
                    help="run N tasks at a time (default: the number of cores, "
                         f"{default_jobs()} here); the outputs do not depend on N")
     p.add_argument("--plain", action="store_true",

@@ -83,8 +83,6 @@ def test_grown_library_moves_and_says_which_apps_relink(small_fleet):
     moves = json.loads((out / "layout.json").read_text())["moves"]
     assert moves and all("libukhash" in m["unit"] for m in moves)
     assert relinked <= {"hashsum", *(app for m in moves for app in m["apps"])}
-    # A new slot keeps the library shared by all its holders: nothing is lost.
-    assert all(m["pages_lost"] == 0 for m in moves if m["apps"])
 
 
 def test_replan_reproduces_the_fresh_plan(small_fleet, tmp_path: Path):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 ASLR_BITS = 16  # placement entropy each image's shared libraries get together
 MAX_SLACK_PAGES = 512  # 2 MiB: an image with one moving block gets 9 bits, not 16
 ASLR_BLOCK = 16384  # a block gathers at least this much code
-CHUNK_ORDER = ("text", "rodata", "data", "bss")  # a moving block's parts, in its chunk
+CHUNK_ORDER = ABSOLUTE_KINDS  # a moving block's parts, in this order in its chunk
 SEGMENT_OF = {"text": "rx", "rodata": "r", "data": "rw", "bss": "rw"}  # their permissions
 # Unikraft's boot info holds CONFIG_UKPLAT_MEMREGION_MAX_COUNT (128 by default) memory
 # regions: one per loaded segment, plus the RAM and boot regions it finds at boot.
@@ -122,7 +122,7 @@ def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
                            f"{MAX_SEGMENTS} that Unikraft's boot info has memory regions for",
                            hint="use --aslr 1")
         slack = slack_pages(len(moving), options.same_mapping)
-        per_app[ex["app"]] = {"units": mine, "slack_pages": slack, "moving": moving}
+        per_app[ex["app"]] = {"units": mine, "slack_pages": slack}
         region = max(region, sum(blocks[u.id] for u in moving) + slack * PAGE)
     for kind in ABSOLUTE_KINDS:
         sizes[kind] = first_free[kind]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from spacer.core.errors import BadInput
 
 ELFCLASS64, ELFDATA2LSB = 2, 1
-ET_REL, ET_EXEC = 1, 2
+ET_REL = 1
 EM_X86_64 = 62
 # sh_type
 SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 2, 3, 4, 8, 9
@@ -33,7 +33,7 @@ SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS, SHT_REL = 2, 3, 4, 8, 9
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR, SHF_MERGE, SHF_STRINGS, SHF_TLS = (
     0x1, 0x2, 0x4, 0x10, 0x20, 0x400)
 # special section indexes
-SHN_UNDEF, SHN_LORESERVE, SHN_ABS, SHN_COMMON, SHN_XINDEX = 0, 0xff00, 0xfff1, 0xfff2, 0xffff
+SHN_UNDEF, SHN_ABS, SHN_COMMON, SHN_XINDEX = 0, 0xfff1, 0xfff2, 0xffff
 # st_info
 STB_LOCAL, STT_SECTION = 0, 3
 # Entry sizes of the tables spacer reads.
@@ -41,8 +41,8 @@ ENTRY_SIZES = {SHT_RELA: 24, SHT_REL: 16, SHT_SYMTAB: 24}
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
-_SYM = "<IBBHQQ"
-_RELA = "<QQq"
+SYM_ENTRY = struct.Struct("<IBBHQQ")  # Elf64_Sym
+RELA_ENTRY = struct.Struct("<QQq")  # Elf64_Rela
 _REL = "<QQ"
 
 
@@ -171,19 +171,19 @@ class ElfFile:
     def symbols(self, symtab: SectionHeader) -> list[Symbol]:
         """Every entry of a symbol table, named from its linked string table."""
         strtab = self.section(symtab.link)
-        names = self.data(strtab) if strtab.type != SHT_NOBITS else b""
+        names = self.data(strtab)
         raw = self.data(symtab)
-        raw = raw[:len(raw) - len(raw) % 24]
+        raw = raw[:len(raw) - len(raw) % SYM_ENTRY.size]
         return [Symbol(_cstring(names, name), value, size, info >> 4, info & 0xf, shndx)
-                for name, info, _other, shndx, value, size in struct.iter_unpack(_SYM, raw)]
+                for name, info, _other, shndx, value, size in SYM_ENTRY.iter_unpack(raw)]
 
     def relocations(self, sec: SectionHeader) -> Iterator[tuple[int, int, int, int]]:
         """``(r_offset, symbol index, type, r_addend)`` of each entry of a ``SHT_RELA``
         or ``SHT_REL`` section (addend 0 for ``SHT_REL``)."""
         raw = self.data(sec)
         if sec.type == SHT_RELA:
-            raw = raw[:len(raw) - len(raw) % 24]
-            for offset, info, addend in struct.iter_unpack(_RELA, raw):
+            raw = raw[:len(raw) - len(raw) % RELA_ENTRY.size]
+            for offset, info, addend in RELA_ENTRY.iter_unpack(raw):
                 yield offset, info >> 32, info & 0xffffffff, addend
         else:
             raw = raw[:len(raw) - len(raw) % 16]

@@ -9,6 +9,7 @@ from elftools.common.exceptions import ELFError
 from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
+from spacer.core.elf import EM_X86_64
 from spacer.core.errors import BadInput, SpacerError
 from spacer.core.ldparse import Script, parse_script
 from spacer.core.objects import content_chunks, object_name, read_object
@@ -37,7 +38,7 @@ def load_scripts(scripts: list, default: str) -> tuple[list[Script], int]:
     return parsed, len(parsed) - 1
 
 
-EM_386, EM_X86_64 = 3, 62
+EM_386 = 3
 
 
 def check_machine(path: Path, machines: tuple[int, ...]) -> None:

@@ -27,7 +27,6 @@ global alias of the symbol that spacer adds to its copy. References to TLS
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -36,13 +35,12 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
+from spacer.core.elf import RELA_ENTRY, SYM_ENTRY
 from spacer.core.errors import BadInput, ExternalFailure, first_error_line
 
 R_X86_64_PC32 = 2
 GOT_TYPES = {9: "R_X86_64_GOTPCREL", 41: "R_X86_64_GOTPCRELX", 42: "R_X86_64_REX_GOTPCRELX"}
 SLOT = 8
-_SYM = struct.Struct("<IBBHQQ")  # Elf64_Sym
-_RELA = struct.Struct("<QQq")  # Elf64_Rela
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ def _relax_local(path: Path, library: str, direct: bool = False,
                     aliases.setdefault(key, f"__spacer_local_{library}_{len(aliases)}")
                 continue
             entry = sec["sh_offset"] + i * sec["sh_entsize"]
-            _RELA.pack_into(data, entry, offset, info, rel["r_addend"])
+            RELA_ENTRY.pack_into(data, entry, offset, info, rel["r_addend"])
     path.write_bytes(bytes(data))
     return aliases
 
@@ -192,13 +190,13 @@ def _patch(path: Path, name: str, slot_of: dict[str, int],
         if index is None:
             raise BadInput(f"objcopy did not add {name}", path)
         entry = symtab["sh_offset"] + index * symtab["sh_entsize"]
-        st_name, info, other, _, _, _ = _SYM.unpack_from(data, entry)
-        _SYM.pack_into(data, entry, st_name, info, other, 0, 0, 0)  # SHN_UNDEF, no value
+        st_name, info, other, _, _, _ = SYM_ENTRY.unpack_from(data, entry)
+        SYM_ENTRY.pack_into(data, entry, st_name, info, other, 0, 0, 0)  # SHN_UNDEF, no value
         sites = [(*site, site[3].name) for site in _got_sites(elf)]
         sites += [(*site, aliases[_local_key(elf, site[3])])
                   for site in _got_sites(elf, local=True)]
         for sec, i, rel, _, target in sites:
             at = sec["sh_offset"] + i * sec["sh_entsize"]
             addend = rel["r_addend"] + SLOT * slot_of[target]
-            _RELA.pack_into(data, at, rel["r_offset"], (index << 32) | R_X86_64_PC32, addend)
+            RELA_ENTRY.pack_into(data, at, rel["r_offset"], (index << 32) | R_X86_64_PC32, addend)
     path.write_bytes(bytes(data))

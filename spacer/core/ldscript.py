@@ -110,8 +110,19 @@ _FLAGS = {"rx": 5, "r": 4, "rw": 6}  # PF_R 4, PF_W 2, PF_X 1
 PINNED_RODATA = "spacer_pinned_r"  # program header of the pinned blocks' read-only data
 
 
+def _moving(piece: Slice) -> list[tuple[str, Slot]]:
+    """(kind, slot) of every moving chunk's part (``--aslr 2``), in address order."""
+    return sorted(((kind, s) for kind, area in piece.areas.items() for s in area.slots
+                   if s.segment), key=lambda ks: ks[1].address)
+
+
+def _segment(s: Slot) -> str:
+    """The program header of a moving chunk's part: one per block and permissions."""
+    return f"spacer_{_slug(s.unit)}_{s.segment}"
+
+
 def _pinned_rodata(piece: Slice) -> bool:
-    return any(not s.segment for s in piece.areas.get("rodata", Area("", 0, [], True)).slots)
+    return "rodata" in piece.areas and any(not s.segment for s in piece.areas["rodata"].slots)
 
 
 def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
@@ -122,59 +133,53 @@ def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
     data gets one too): the chunks lie between the text and read-only segments, which
     must not cover them."""
     info = piece.aslr
-    anchor = script.output(piece.bases["rodata"].anchor)
-    sections: list[tuple[int, str]] = []
-    segments: dict[str, tuple[int, int]] = {}  # name -> (lowest address, flags)
-    for kind, area in piece.areas.items():
-        for s in area.slots:
-            if not s.segment:
-                continue
-            segment = f"spacer_{_slug(s.unit)}_{s.segment}"
-            phdr = f":{segment}" if script.phdrs else ""
-            named = [(p, f".{kind}") for p in s.parts] + [(p, ".eh_frame") for p in s.eh_parts]
-            for part, name in named:
-                at = s.address + part.offset
-                low = min(at, segments.get(segment, (at, 0))[0])
-                segments[segment] = (low, _FLAGS[s.segment])
-                if part.table:
-                    section = f".spacer.got.{_slug(part.lib)}"
-                    body = _table_body(part.table)
-                else:
-                    section, body = f"{name}.spacer.{_slug(part.lib)}", _parts([part])
-                sections.append((at, f"{section} {at:#x} : {{ {body} }} {phdr}\n"))
-    if not sections and not _pinned_rodata(piece):
+    moving = _moving(piece)
+    if not moving and not _pinned_rodata(piece):
         return []
-    if _pinned_rodata(piece):
-        segments[PINNED_RODATA] = (info.region_base - 1, _FLAGS["r"])
-    sections.extend(_gap_pads(script, piece))
+    sections: list[tuple[int, str]] = []
+    for kind, s in moving:
+        phdr = f":{_segment(s)}" if script.phdrs else ""
+        named = [(p, f".{kind}") for p in s.parts] + [(p, ".eh_frame") for p in s.eh_parts]
+        for part, name in named:
+            at = s.address + part.offset
+            if part.table:
+                section, body = f".spacer.got.{_slug(part.lib)}", _table_body(part.table)
+            else:
+                section, body = f"{name}.spacer.{_slug(part.lib)}", _parts([part])
+            sections.append((at, f"{section} {at:#x} : {{ {body} }} {phdr}\n"))
+    sections.extend(_gap_pads(script, piece, moving))
     sections.sort(key=lambda line: line[0])
-    order = sorted(segments, key=lambda seg: segments[seg][0])
     region = ("/* spacer: moving chunks */\n" + "".join(text for _, text in sections)
               + f". = {info.region_base + info.region:#x};\n")
-    edits = [(anchor.start, region)]
+    edits = [(script.output(piece.bases["rodata"].anchor).start, region)]
     if script.phdrs:
-        text_phdr = _phdrs(script, script.output(".text") or anchor).lstrip(":").split()
+        text = script.output(".text")
+        text_phdr = _phdrs(script, text).lstrip(":").split() if text else []
         after = script.phdr_ends.get(text_phdr[0] if text_phdr else "", None)
         if after is None:
             raise BadInput("--aslr 2 needs the program header of .text declared in PHDRS",
                            script.path, "use --aslr 1")
-        edits.append((after, "".join(f"\n{seg} PT_LOAD FLAGS({segments[seg][1]});"
-                                     for seg in order)))
+        # In address order: the pinned read-only data, then each chunk's parts.
+        segments = dict.fromkeys([PINNED_RODATA] if _pinned_rodata(piece) else [])
+        segments.update(dict.fromkeys(_segment(s) for _, s in moving))
+        flags = {PINNED_RODATA: _FLAGS["r"], **{_segment(s): _FLAGS[s.segment]
+                                                for _, s in moving}}
+        edits.append((after, "".join(f"\n{seg} PT_LOAD FLAGS({flags[seg]});"
+                                     for seg in segments)))
     return edits
 
 
-def _gap_pads(script: Script, piece: Slice) -> list[tuple[int, str]]:
+def _gap_pads(script: Script, piece: Slice,
+              moving: list[tuple[str, Slot]]) -> list[tuple[int, str]]:
     """Empty (NOLOAD) sections over the gaps before, between and after the chunks, at
     the end of the segment before each gap: Unikraft takes memory that no segment
     covers for its heap, and a one-page hole makes its allocator print an error."""
     info = piece.aslr
     chunks: dict[str, list[Slot]] = {}
-    for area in piece.areas.values():
-        for s in area.slots:
-            if s.segment:
-                chunks.setdefault(s.unit, []).append(s)
-    spans = sorted((min(s.address for s in slots), max(s.address + s.size for s in slots),
-                    max(slots, key=lambda s: s.address))
+    for _, s in moving:
+        chunks.setdefault(s.unit, []).append(s)
+    # (start, end, last part) of each chunk; its parts are in address order.
+    spans = sorted((slots[0].address, slots[-1].address + slots[-1].size, slots[-1])
                    for slots in chunks.values())
     text = script.output(".text")
     # The segment before the region ends at the first chunk.
@@ -188,7 +193,7 @@ def _gap_pads(script: Script, piece: Slice) -> list[tuple[int, str]]:
                              f"{{ . = {start - at:#x}; }} {before}\n"))
         if last is not None:
             at = end
-            before = f":spacer_{_slug(last.unit)}_{last.segment}" if script.phdrs else ""
+            before = f":{_segment(last)}" if script.phdrs else ""
     return pads
 
 
@@ -197,9 +202,8 @@ def _exclude_moving(script: Script, piece: Slice,
     """ld gives an input section to the first statement that matches it, so the
     catch-alls of the output sections before the region (``*(.text)``) must skip the
     moving libraries' objects: ``EXCLUDE_FILE(...)`` before each that would take one."""
-    moving = {(p.object, section) for area in piece.areas.values() for s in area.slots
-              if s.segment for p in s.parts + s.eh_parts if not p.table
-              for section in p.sections}
+    moving = {(p.object, section) for _, s in _moving(piece)
+              for p in s.parts + s.eh_parts if not p.table for section in p.sections}
     edits = []
     for out in script.outputs:
         if out is region:

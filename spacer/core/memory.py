@@ -249,15 +249,6 @@ def guest_frames(pids: list[int], ram_bytes: int | None = None,
     return GuestFrames(owners, where, present, at_image)
 
 
-def mergeable_frames(pids: list[int]) -> set[int] | None:
-    """Physical frame numbers behind the mergeable pages of ``pids`` (None without root).
-
-    A cross-check of the counters that no other KSM user on the host can skew.
-    """
-    frames = guest_frames(pids)
-    return None if frames is None else set(frames.owners)
-
-
 def frame_digests(where: dict[int, tuple[int, int]]) -> dict[int, bytes]:
     """The digest (:func:`spacer.core.pages.page_digest`) of each frame's 4 KiB, read
     through ``/proc/PID/mem`` at the address ``where`` gives. Only present pages are
@@ -522,10 +513,6 @@ class FleetMemory:
     @property
     def aligned(self) -> list[SetMeasurement]:
         return [p.aligned for p in self.points]
-
-    def predicted_pages(self, label: str) -> int:
-        """Static prediction of the last point: distinct page contents of the set's images."""
-        return self.points[-1].of(label).predicted_pages
 
 
 class _Images:

@@ -14,6 +14,7 @@ same digest are one variant.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -255,6 +256,17 @@ class _Cache:
 
 _FACTS = _Cache(CACHE_SIZE)
 _CHUNKS = _Cache(CACHE_SIZE)
+# A file unchanged since it was read (same inode, size and mtime) keeps its content
+# key: extract, symbols and verify read one object several times in a row.
+_KEYS = _Cache(CACHE_SIZE)
+
+
+def _file_id(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 @contextmanager
@@ -263,21 +275,38 @@ def _object(path: Path) -> Iterator[tuple[ElfFile, str]]:
     path = Path(path)
     if not path.is_file():
         raise BadInput("object file missing", path, "rebuild the unikernel")
+    file_id = _file_id(path)
     with path.open("rb") as f, _reading(path):
         if f.read(4) != b"\x7fELF":
             raise BadInput("not an ELF file", path, "rebuild the unikernel")
         with ElfFile.open(f) as elf:
             _check_object(elf, path)
-            yield elf, _content_key(elf)
+            key = _content_key(elf)
+            if file_id is not None:
+                _KEYS.put(file_id, key)
+            yield elf, key
+
+
+def _known_key(path: Path) -> str | None:
+    file_id = _file_id(Path(path))
+    return _KEYS.get(file_id) if file_id is not None else None
+
+
+def _facts_of(elf: ElfFile, key: str) -> _Facts:
+    facts = _FACTS.get(key)
+    if facts is None:
+        facts = _read(elf)
+        _FACTS.put(key, facts)
+    return facts
 
 
 def _facts(path: Path) -> _Facts:
-    with _object(path) as (elf, key):
-        facts = _FACTS.get(key)
-        if facts is None:
-            facts = _read(elf)
-            _FACTS.put(key, facts)
+    key = _known_key(path)
+    facts = _FACTS.get(key) if key is not None else None
+    if facts is not None:
         return facts
+    with _object(path) as (elf, key):
+        return _facts_of(elf, key)
 
 
 def read_relocations(path: Path) -> list[Reloc]:
@@ -341,8 +370,7 @@ def _read(elf: ElfFile) -> _Facts:
                        f"{_SECTION_TYPES.get(symtab.type, symtab.type)}, not a symbol table")
     for sym in _symbols(elf, symtab) if symtab is not None else ():
         name, shndx = sym.name, sym.shndx
-        if name and sym.bind == STB_LOCAL and shndx not in _SPECIAL_INDEX \
-                and shndx in alloc_index:
+        if name and sym.bind == STB_LOCAL and shndx in alloc_index:
             local_symbols[name] = alloc_index[shndx]
         if not name or sym.bind == STB_LOCAL:
             continue
@@ -390,15 +418,16 @@ def content_chunks(path: Path, groups: dict[str, list[str]], size: int = 4096) -
     each, where the digest covers the chunk's bytes and the relocations that patch it.
     Mergeable sections count as what ld would keep of them at most. The packed lower
     bound (:mod:`spacer.core.sharing`) compares libraries chunk by chunk."""
-    with _object(path) as (elf, key):
-        wanted = (key, size, tuple((g, tuple(n)) for g, n in groups.items()))
-        found = _CHUNKS.get(wanted)
-        if found is None:
-            facts = _FACTS.get(key) or _read(elf)
-            _FACTS.put(key, facts)
-            found = _chunks(elf, facts.relocations, groups, size)
-            _CHUNKS.put(wanted, found)
-        return {group: [list(chunk) for chunk in chunks] for group, chunks in found.items()}
+    shape = (size, tuple((g, tuple(n)) for g, n in groups.items()))
+    key = _known_key(path)
+    found = _CHUNKS.get((key, *shape)) if key is not None else None
+    if found is None:
+        with _object(path) as (elf, key):
+            found = _CHUNKS.get((key, *shape))
+            if found is None:
+                found = _chunks(elf, _facts_of(elf, key).relocations, groups, size)
+                _CHUNKS.put((key, *shape), found)
+    return {group: [list(chunk) for chunk in chunks] for group, chunks in found.items()}
 
 
 def _chunks(elf: ElfFile, relocations: tuple[Reloc, ...], groups: dict[str, list[str]],

@@ -26,7 +26,6 @@ PAGE_SIZE = 4096
 # image to deduplicate (its pages are cut and hashed one by one).
 MAX_LOADED = 256 << 20
 ZERO_DIGEST = hashlib.blake2b(bytes(PAGE_SIZE), digest_size=16).digest()
-_ZERO_DIGEST = ZERO_DIGEST
 _ZERO_PAGE = bytes(PAGE_SIZE)  # shared by the pages only zero fill touches, copied on write
 
 
@@ -57,7 +56,6 @@ def page_digest(data: bytes | bytearray) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-_digest = page_digest
 
 
 def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool], dict[int, bool]]:
@@ -112,8 +110,8 @@ def image_pages(path: Path) -> list[Page]:
     pages, writable, executable = loaded_memory(path)
     out = []
     for base in sorted(pages):
-        digest = _ZERO_DIGEST if pages[base] is _ZERO_PAGE else _digest(pages[base])
-        zero = digest == _ZERO_DIGEST
+        digest = ZERO_DIGEST if pages[base] is _ZERO_PAGE else page_digest(pages[base])
+        zero = digest == ZERO_DIGEST
         fill = zero or (executable.get(base, False) and is_fill(pages[base]))
         out.append(Page(base, writable[base], digest, zero, fill))
     return out
@@ -180,7 +178,7 @@ def _counts(per_image: list[list[Page]]) -> PageCounts:
     return PageCounts(
         total=total,
         distinct=len(occurrences),
-        zero=occurrences.get(_ZERO_DIGEST, 0),
+        zero=occurrences.get(ZERO_DIGEST, 0),
         padding=total - len(content),
         shared=sum(1 for pages in per_image for p in pages if in_images[p.digest] >= 2),
         frames_saved=len(content) - len({p.digest for p in content}),

@@ -175,11 +175,10 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
         if previous and lib.name not in kept and staying:
             # A fresh plan would share it: every holder but one keeps a copy.
             copies = sorted(lib.holders.items())[1:]
-            previous.moves.append({"unit": lib.name, "kind": "all", "apps": [],
-                                   "why": f"stays unshared, since sharing it would relink "
-                                          f"{', '.join(sorted(staying))} (--replan shares it)",
-                                   "pages_lost": sum(readonly_pages(lib.variants[d]["kinds"])
-                                                     for _, d in copies)})
+            previous.move(lib.name, "all", f"stays unshared, since sharing it would relink "
+                                           f"{', '.join(sorted(staying))} (--replan shares it)",
+                          pages_lost=sum(readonly_pages(lib.variants[d]["kinds"])
+                                         for _, d in copies))
             continue
         shared.append(lib)
     # Symbols at one address in every image: what shared libraries define, and their
@@ -310,10 +309,8 @@ def _tables_last(units: list[Unit], sizes: dict[str, int], page_align: bool,
     else:
         start = align_up(sizes["rodata"], PAGE if page_align else SLOT)
         if room:
-            old.moves.append({"unit": "the indirection tables", "kind": TABLE,
-                              "apps": sorted({a for u in units if TABLE in u.offsets
-                                              for a in u.apps} & old.apps),
-                              "why": "they outgrew their room", "pages_lost": 0})
+            old.move("the indirection tables", TABLE, "they outgrew their room",
+                     sorted({a for u in units if TABLE in u.offsets for a in u.apps} & old.apps))
     sizes["rodata"] = max(sizes["rodata"], start + size)
     sizes[TABLE] = size
     return start
@@ -442,9 +439,7 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
                 if grew and options.moving and prev == "rodata":
                     why = ("the region of --aslr 2's moving chunks grew: an app needs more "
                            "room for its chunks and their random gaps")
-                old.moves.append({"unit": f"the {kind} area", "kind": kind, "apps": ["all"],
-                                  "why": why,
-                                  "pages_lost": 0})
+                old.move(f"the {kind} area", kind, why, ["all"])
         size = tdata_total if kind == "tdata" else sizes[kind]
         for e in extracts:
             area_end[e["app"]] = bases[kind] + size
@@ -562,12 +557,10 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                  for o in ex["objects"]},
         private_tables=private_tables,
         aslr=None if moving is None else Blocks(
-            bases={k: bases[k] for k in ABSOLUTE_KINDS if k in bases},
             region_base=bases["rodata"] + moving["first_free"]["rodata"],
             region=moving["region"],
             slack_pages=moving["apps"][app]["slack_pages"],
             same_mapping=options.same_mapping,
-            first_free=moving["first_free"]["text"],
             # In the aslr-1 order (first by code address), which --aslr-same-mapping
             # keeps; a pinned block has its one offset.
             units=[BlockRoom(u.id, moving["blocks"][u.id],

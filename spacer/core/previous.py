@@ -95,18 +95,23 @@ class Previous:
             too_big = [k for k, size in sizes.items() if size > old.room(lib.name, k)]
             if too_big:
                 lib.private.add(app)
-                self.moves.append({"unit": lib.name, "kind": ", ".join(too_big), "apps": [],
-                                   "why": f"{app} links its own copy: its variant does not "
-                                          f"fit the slot",
-                                   "pages_lost": readonly_pages(lib.variants[digest]["kinds"])})
+                self.move(lib.name, ", ".join(too_big),
+                          f"{app} links its own copy: its variant does not fit the slot",
+                          pages_lost=readonly_pages(lib.variants[digest]["kinds"]))
 
     def unit(self, u: Unit) -> OldUnit | None:
         return self.units.get(tuple(sorted(lib.name for lib in u.members)))
 
+    def move(self, unit: str, kind: str, why: str, apps: list[str] | tuple = (),
+             pages_lost: int = 0) -> None:
+        """Record one move (README: "layout.json" ``moves``): what moved, why, the apps
+        it relinks, and the read-only pages of sharing lost against a fresh plan."""
+        self.moves.append({"unit": unit, "kind": kind, "why": why, "apps": list(apps),
+                           "pages_lost": pages_lost})
+
     def moved(self, u: Unit, kind: str, why: str) -> None:
         # A new slot keeps the unit shared by all its holders, as a fresh plan would.
-        self.moves.append({"unit": u.id, "kind": kind, "why": why,
-                           "apps": sorted(set(u.apps) & self.apps), "pages_lost": 0})
+        self.move(u.id, kind, why, sorted(set(u.apps) & self.apps))
 
     def area_size(self, kind: str) -> int:
         return self.areas.get(kind, {}).get("size", 0)
@@ -143,8 +148,7 @@ def private_copies(units: list[Unit], old: Previous) -> None:
                     u.apps.remove(app)
                     lost = sum(readonly_pages(lib.variants[lib.holders[app]]["kinds"])
                                for lib in u.members if app in lib.holders)
-                    old.moves.append({"unit": u.id, "kind": kind, "apps": [],
-                                      "why": f"{app} links its own copy: its slot meets "
-                                             f"{hit.id}'s there", "pages_lost": lost})
+                    old.move(u.id, kind, f"{app} links its own copy: its slot meets "
+                                         f"{hit.id}'s there", pages_lost=lost)
             for app in u.apps:
                 busy.setdefault(app, []).append((lo, hi, u))

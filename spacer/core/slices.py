@@ -70,7 +70,7 @@ class Slot:
     def from_json(cls, data: dict) -> Slot:
         return cls(data["unit"], data["offset"], data["size"], data["address"],
                    [Part.from_json(p) for p in data["parts"]], data["spoilt"],
-                   [Part.from_json(p) for p in data.get("eh_parts", [])], data["segment"])
+                   [Part.from_json(p) for p in data["eh_parts"]], data["segment"])
 
 
 @dataclass(frozen=True)
@@ -108,19 +108,16 @@ class BlockRoom:
 class Blocks:
     """What the aslr stage needs to place this image's blocks."""
 
-    bases: dict[str, int]
-    region_base: int  # where the moving blocks' chunks start: the read-only area
+    region_base: int  # where the moving blocks' chunks start: after the pinned read-only data
     region: int  # bytes the chunks and their gaps may take
     slack_pages: int  # free pages this image splits at random among its blocks' gaps
     same_mapping: bool
-    first_free: int  # bytes the pinned blocks take at the start of the text area
     units: list[BlockRoom]
 
     @classmethod
     def from_json(cls, data: dict) -> Blocks:
-        return cls(dict(data["bases"]), data["region_base"], data["region"],
-                   data["slack_pages"], data["same_mapping"],
-                   data["first_free"], [BlockRoom(**u) for u in data["units"]])
+        return cls(data["region_base"], data["region"], data["slack_pages"],
+                   data["same_mapping"], [BlockRoom(**u) for u in data["units"]])
 
 
 @dataclass(frozen=True)

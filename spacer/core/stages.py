@@ -19,7 +19,7 @@ from spacer.core.link import relink
 from spacer.core.pages import fleet_page_stats
 from spacer.core.pic import pic_app
 from spacer.core.plan import PlanOptions, plan_fleet, with_tables
-from spacer.core.slices import Slice
+from spacer.core.slices import AslrMap, Slice
 from spacer.core.symbols import app_symbols, fleet_direct_references
 from spacer.core.recipe import default_script
 from spacer.core.verify import check_app, compare_fleet, require_placed
@@ -142,11 +142,11 @@ def run_verify(slice_file: Path, image: Path, out: Path) -> None:
     write_json_atomic(out, check)
 
 
-def aslr_summary(maps: list[dict]) -> dict:
+def aslr_summary(maps: list[AslrMap]) -> dict:
     """Entropy per image and how many images got a layout of their own (``--aslr 2``)."""
-    layouts = [json.dumps(m["aslr_map"]["libraries"], sort_keys=True) for m in maps]
-    bits = [m["aslr_map"]["entropy_bits"] for m in maps]
-    return {"seed": maps[0]["aslr_map"]["seed"] if maps else None,
+    layouts = [json.dumps(m.libraries, sort_keys=True) for m in maps]
+    bits = [m.entropy_bits for m in maps]
+    return {"seed": maps[0].seed if maps else None,
             "entropy_bits_min": min(bits, default=0.0),
             "entropy_bits_max": max(bits, default=0.0),
             "distinct_layouts": len(set(layouts)),
@@ -186,7 +186,7 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
                     "debug": str(Path(f"{layout.image(a)}.dbg").resolve())},
     } for a in apps}}
     if plan["options"].get("aslr", 0) >= 2:
-        report["aslr_layouts"] = aslr_summary([read_json(layout.aslr_map(a.name))
+        report["aslr_layouts"] = aslr_summary([read_slice(layout.aslr_map(a.name)).aslr_map
                                                for a in apps])
     symbols = [read_json(layout.symbols(a.name)) for a in apps]
     report["references"] = {

@@ -23,17 +23,16 @@ from __future__ import annotations
 import bisect
 import os
 import re
-import struct
 import tempfile
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
+from spacer.core.elf import RELA_ENTRY, SHF_MERGE, SHF_STRINGS, SYM_ENTRY
+
 SECTION = ".rodata.str1.1"
 _ABSOLUTE = {1, 10, 11}  # R_X86_64_64, _32, _32S: the addend is the string's offset
-_SYM = struct.Struct("<IBBHQQ")  # Elf64_Sym
-_RELA = struct.Struct("<QQq")  # Elf64_Rela
 _VALUE = re.compile(r'^CONFIG_[A-Za-z0-9_]+="(.*)"\s*$')
 SHORTEST = 3  # shorter values ("y", "") would match everywhere and tell nothing
 
@@ -62,7 +61,7 @@ def configured_last(path: Path, values: set[bytes]) -> bool:
             return False
         found = [(i, s) for i, s in enumerate(elf.iter_sections()) if s.name == SECTION
                  and s["sh_entsize"] == 1 and s["sh_addralign"] <= 1
-                 and s["sh_flags"] & 0x30 == 0x30]  # SHF_MERGE | SHF_STRINGS
+                 and s["sh_flags"] & (SHF_MERGE | SHF_STRINGS) == SHF_MERGE | SHF_STRINGS]
         if len(found) != 1 or not values:
             return False
         index, section = found[0]
@@ -88,9 +87,9 @@ def configured_last(path: Path, values: set[bytes]) -> bool:
                 own.add(n)
                 continue
             at = symtab["sh_offset"] + n * symtab["sh_entsize"]
-            fields = list(_SYM.unpack_from(data, at))
+            fields = list(SYM_ENTRY.unpack_from(data, at))
             fields[4] = moved(sym["st_value"])
-            _SYM.pack_into(data, at, *fields)
+            SYM_ENTRY.pack_into(data, at, *fields)
         for rels in elf.iter_sections():
             if not isinstance(rels, RelocationSection) or not rels.is_RELA():
                 continue
@@ -100,7 +99,7 @@ def configured_last(path: Path, values: set[bytes]) -> bool:
                 if rel["r_info_type"] not in _ABSOLUTE:
                     return False  # its bias is unknown: keep the object as it was
                 at = rels["sh_offset"] + n * rels["sh_entsize"]
-                _RELA.pack_into(data, at, rel["r_offset"], rel["r_info"],
+                RELA_ENTRY.pack_into(data, at, rel["r_offset"], rel["r_info"],
                                 moved(rel["r_addend"]))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

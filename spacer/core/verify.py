@@ -19,7 +19,7 @@ from pathlib import Path
 from spacer.core.elf import ElfFile
 from spacer.core.errors import BadInput
 from spacer.core.mapfile import by_file, read_map
-from spacer.core.objects import Reloc, read_relocations
+from spacer.core.objects import read_relocations
 from spacer.core.pages import PAGE_SIZE as PAGE
 from spacer.core.pages import loaded_memory
 from spacer.core.slices import Part, Slice, Slot
@@ -35,12 +35,6 @@ def image_symbols(path: Path) -> dict[str, int]:
     with Path(path).open("rb") as f, ElfFile.open(f) as elf:
         symtab = elf.section_by_name(".symtab")
         return {s.name: s.value for s in elf.symbols(symtab) if s.name} if symtab else {}
-
-
-def _relocations(path: str) -> list[Reloc]:
-    """An object's relocations (each content is read once per process: many apps link
-    one library)."""
-    return read_relocations(Path(path))
 
 
 def check_app(piece: Slice, debug_image: Path, link_map: Path) -> dict:
@@ -107,7 +101,7 @@ def _library_pages(part: Part, placed: dict, memory: dict[int, bytearray],
     first = start - start % PAGE
     targets: dict[int, dict[str, int]] = {}
     wanted = set(part.sections)
-    for rel in _relocations(part.object):
+    for rel in read_relocations(Path(part.object)):
         where = sections.get(rel.section)
         if where is None or rel.section not in wanted:
             continue

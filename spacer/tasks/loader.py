@@ -6,6 +6,8 @@ so a run of one is seen as done by the other.
 
 from __future__ import annotations
 
+import argparse
+
 import os
 import sys
 
@@ -60,6 +62,17 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
         check_output_folder(settings.out_dir, selected_apps(settings))
         settings.out_dir.mkdir(parents=True, exist_ok=True)
     return tasks
+
+
+def jobs_arg(text: str) -> int:
+    """``-j N``: a whole number, at least 1."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"not a number of tasks: {text!r} (try 1 or 2)")
+    return jobs
 
 
 def default_jobs() -> int:
