@@ -7,8 +7,8 @@ import sys
 from doit import get_var
 
 from spacer.core.errors import SpacerError
-from spacer.tasks.config import settings_from_vars
-from spacer.tasks.loader import hold_output_lock, namespace, selected_apps
+from spacer.run.loader import hold_output_lock, namespace, selected_apps
+from spacer.run.settings import settings_from_vars
 
 try:  # a bad workspace or variable is one line, as with `spacer align`
     _settings = settings_from_vars(get_var)

@@ -34,8 +34,8 @@ from spacer.core.errors import (
     SpacerError,
     internal_error_line,
 )
-from spacer.core.plan import HEADROOM
-from spacer.tasks.config import DEMO_WORKSPACE, Settings
+from spacer.core.planner.model import HEADROOM
+from spacer.run.settings import DEMO_WORKSPACE, Settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -63,7 +63,7 @@ def _settings(ns: argparse.Namespace, plan: dict | None = None) -> Settings:
 
 
 def cmd_fleet(ns: argparse.Namespace) -> int:
-    from spacer.tasks.loader import run_tasks
+    from spacer.run.loader import run_tasks
 
     settings = Settings(workspace=ns.workspace or DEMO_WORKSPACE, demo=True, count=ns.count,
                         verbose=ns.verbose)
@@ -77,7 +77,7 @@ def _style(ns: argparse.Namespace) -> str:
 
 
 def cmd_boot(ns: argparse.Namespace) -> int:
-    from spacer.core.qemu import boot
+    from spacer.measure.qemu import boot
 
     result = boot(ns.image, append=ns.append, timeout=ns.timeout)
     sys.stdout.write(result.output)
@@ -92,7 +92,7 @@ def cmd_boot(ns: argparse.Namespace) -> int:
 
 
 def cmd_align(ns: argparse.Namespace) -> int:
-    from spacer.tasks.loader import run_tasks
+    from spacer.run.loader import run_tasks
 
     plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc,
             "aslr": ns.aslr, "same_mapping": ns.aslr_same_mapping, "headroom": ns.headroom}
@@ -112,8 +112,8 @@ def cmd_align(ns: argparse.Namespace) -> int:
         return BAD_INPUT
     settings = replace(_settings(ns, plan), seed=ns.seed, replan=ns.replan)
     # Say what is wrong with the workspace and -o before doit starts or creates anything.
-    from spacer.core.workspace import check_output_folder
-    from spacer.tasks.loader import selected_apps
+    from spacer.core.readers.workspace import check_output_folder
+    from spacer.run.loader import selected_apps
 
     check_output_folder(settings.out_dir, selected_apps(settings))
     if ns.relink_only and not (settings.out_dir / "layout.json").is_file():
@@ -123,15 +123,15 @@ def cmd_align(ns: argparse.Namespace) -> int:
     code, _, failures = run_tasks(settings, targets, relink_only=ns.relink_only,
                                   jobs=ns.jobs, style=_style(ns))
     if code == 0:
-        from spacer.report_view import show_report
+        from spacer.views.report import show_report
 
         show_report(settings.out_dir)
     return _finish(code, failures, None, ns.verbose)
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
-    from spacer.core.stages import check_report_current
-    from spacer.report_view import show_report
+    from spacer.core.stages.report import check_report_current
+    from spacer.views.report import show_report
 
     settings = _settings(ns)
     check_report_current(settings.out_dir)  # refuse a report the last align left stale
@@ -144,8 +144,8 @@ def cmd_plan(ns: argparse.Namespace) -> int:
     aligning the fleet afresh into a scratch folder (the outputs are not touched)."""
     import tempfile
 
-    from spacer.core.fileio import read_json
-    from spacer.tasks.loader import run_tasks
+    from spacer.core.outputs.atomic import read_json
+    from spacer.run.loader import run_tasks
 
     settings = _settings(ns)
     layout = settings.out_dir / "layout.json"
@@ -196,7 +196,7 @@ def _workspace_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    from spacer.tasks.loader import default_jobs, jobs_arg
+    from spacer.run.loader import default_jobs, jobs_arg
 
     p.add_argument("-j", "--jobs", type=jobs_arg, default=default_jobs(), metavar="N",
                    help="run N tasks at a time (default: the number of cores, "
@@ -309,14 +309,12 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
                                                                        required=True)
-    from spacer import (
-        bench_align,
-        bench_changes,
-        bench_fuzz,
-        bench_interrupt,
-        bench_memory,
-        bench_runtime,
-    )
+    from spacer.bench import align as bench_align
+    from spacer.bench import changes as bench_changes
+    from spacer.bench import fuzz as bench_fuzz
+    from spacer.bench import interrupt as bench_interrupt
+    from spacer.bench import memory as bench_memory
+    from spacer.bench import runtime as bench_runtime
 
     bench_align.add_parser(bench)
     bench_runtime.add_parser(bench)
@@ -328,7 +326,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
-    # doit's -j workers are stopped and joined by spacer.tasks.workers.
+    # doit's -j workers are stopped and joined by spacer.engine.workers.
     raise KeyboardInterrupt
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from spacer.cli import main
 from spacer.core.errors import BAD_INPUT, EXTERNAL
-from spacer.core.mapfile import by_file, read_map
-from spacer.core.qemu import boot
+from spacer.core.readers.mapfile import by_file, read_map
 from spacer.demo.apps import DEMO_APPS
 from spacer.demo.build import build_fleet
-from spacer.tasks.config import Settings
-from spacer.tasks.loader import run_tasks
+from spacer.measure.qemu import boot
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
 
 APPS = {a.name: a for a in DEMO_APPS}
 

@@ -15,15 +15,15 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
-from spacer.core.indirect import GOT_TYPES, R_X86_64_PC32, redirect_got, table_symbol
-from spacer.core.objects import read_relocations
-from spacer.core.qemu import boot
-from spacer.core.rebuild import pic_flags
-from spacer.core.symbols import app_symbols
+from spacer.core.readers.objects import read_relocations
+from spacer.core.rewrite.indirect import GOT_TYPES, R_X86_64_PC32, redirect_got, table_symbol
+from spacer.core.rewrite.rebuild import pic_flags
+from spacer.core.stages.symbols import app_symbols
 from spacer.demo.apps import DEMO_APPS
 from spacer.demo.build import build_fleet
-from spacer.tasks.config import Settings
-from spacer.tasks.loader import run_tasks
+from spacer.measure.qemu import boot
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
 
 APPS = {a.name: a for a in DEMO_APPS}
 # The apps whose nolibc is the POSIX_FD variant, and two that link the common one.
@@ -449,8 +449,8 @@ def test_tables_add_almost_no_instructions_to_a_call_loop(tmp_path: Path):
     """``spacer bench runtime`` with one boot each: under -icount the loop's guest
     cycles count its instructions. Relinking alone changes none; the tables add a
     load per call through them, a fraction of a percent of a call-heavy loop."""
-    from spacer.bench_runtime import bench
-    from spacer.core.qemu import kvm_usable
+    from spacer.bench.runtime import bench
+    from spacer.measure.qemu import kvm_usable
 
     if kvm_usable():
         pytest.skip("-icount needs TCG")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from spacer import bench_align
+from spacer.bench import align as bench_align
 
 
 def _row(apps: int, full: float, plan: float) -> dict:

@@ -67,10 +67,10 @@ def test_generated_apps_are_deterministic_and_varied():
 
 @pytest.fixture
 def boot(monkeypatch: pytest.MonkeyPatch):
-    """spacer.core.qemu.boot under TCG: /dev/kvm may exist without working nested KVM."""
+    """spacer.measure.qemu.boot under TCG: /dev/kvm may exist without working nested KVM."""
     if shutil.which("qemu-system-x86_64") is None:
         pytest.skip("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
-    from spacer.core import qemu
+    from spacer.measure import qemu
 
     monkeypatch.setattr(qemu, "kvm_usable", lambda: False)
     return qemu.boot

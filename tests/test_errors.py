@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from spacer import cli
-from spacer.core import qemu
 from spacer.core.errors import BAD_INPUT, EXTERNAL, INTERNAL
-from spacer.core.qemu import BootResult
+from spacer.measure import qemu
+from spacer.measure.qemu import BootResult
 
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
                                 reason="qemu-system-x86_64 not installed")
@@ -86,7 +86,7 @@ def test_missing_tool_is_external_with_a_readable_line(small_fleet, capsys, monk
 
 
 def test_internal_error_is_one_line_and_traceback_with_v(small_fleet, capsys, monkeypatch):
-    from spacer.core import stages
+    from spacer.core.stages import plan as stages
 
     def broken(*_args, **_kw):
         return {}["slices"]  # a bug: KeyError
@@ -95,7 +95,7 @@ def test_internal_error_is_one_line_and_traceback_with_v(small_fleet, capsys, mo
     argv = ["align", "-w", str(small_fleet["ws"]), "-o", str(small_fleet["out"])]
     code, line = one_line(capsys, *argv)
     assert code == INTERNAL
-    assert "plan" in line and "KeyError" in line and "stages.py" in line  # what, where
+    assert "plan" in line and "KeyError" in line and "stages/plan.py" in line  # what, where
     assert "PythonAction Error" not in line
 
     code = cli.main([*argv, "-v"])
@@ -128,7 +128,7 @@ def test_research_options_spacer_does_not_offer_are_refused_with_the_reason(
 
 def test_too_many_program_headers_for_unikrafts_boot_info_is_one_line(small_fleet, capsys,
                                                                         monkeypatch):
-    from spacer.core import blocks
+    from spacer.core.planner import blocks
 
     monkeypatch.setattr(blocks, "MAX_SEGMENTS", 2)
     code, line = one_line(capsys, "align", "-w", str(small_fleet["ws"]), "-o",

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import APPS
 
-from spacer import bench_fuzz, cli
+from spacer import cli
+from spacer.bench import fuzz as bench_fuzz
 from spacer.core.errors import BAD_INPUT
 from spacer.demo.build import build_fleet
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import APPS
 
-from spacer import bench_interrupt, cli
+from spacer import cli
+from spacer.bench import interrupt as bench_interrupt
 from spacer.core.errors import BAD_INPUT
-from spacer.core.outdir import STATE_NAME, acquire, output_lock, remove_leftovers
-from spacer.core.stages import check_report_current
+from spacer.core.outputs.outdir import STATE_NAME, acquire, output_lock, remove_leftovers
+from spacer.core.stages.report import check_report_current
 from spacer.demo.build import build_fleet
 
 ROOT = Path(__file__).resolve().parents[1]

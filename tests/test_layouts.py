@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from spacer.core.workspace import find_apps
-from spacer.tasks.config import Settings
-from spacer.tasks.loader import run_tasks
+from spacer.core.readers.workspace import find_apps
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
 
 APPS = ("hello", "hashsum", "kvstore")
 

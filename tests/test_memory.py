@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from tinyelf import PAGE, multiboot_image
 
-from spacer import bench_memory
-from spacer.core import ksm, memory
+from spacer.bench import memory as bench_memory
 from spacer.core.errors import BAD_INPUT, BadInput, ExternalFailure, ToolMissing
+from spacer.measure import fleet, frames, ksm
+from spacer.measure import guests as guest_mod
 
 PAYLOAD_PAGES = 32
 FAKE = {
@@ -150,7 +151,7 @@ def test_wait_stable_needs_quiet_full_scans(monkeypatch: pytest.MonkeyPatch, sys
 # --- guests -----------------------------------------------------------------
 
 def test_guest_argv_keeps_guests_resident(tiny: dict[str, Path]) -> None:
-    argv = memory.guest_argv(tiny["a"])
+    argv = guest_mod.guest_argv(tiny["a"])
     assert "-no-reboot" not in argv
     assert not any(a.startswith("isa-debug-exit") for a in argv)
     assert argv[argv.index("-action") + 1] == "reboot=shutdown,shutdown=pause"
@@ -158,12 +159,12 @@ def test_guest_argv_keeps_guests_resident(tiny: dict[str, Path]) -> None:
 
 @needs_qemu
 def test_guests_stay_resident_after_printing_and_are_stopped(tiny: dict[str, Path]) -> None:
-    with memory.running_guests([tiny["a"], tiny["b"]]) as guests:
+    with guest_mod.running_guests([tiny["a"], tiny["b"]]) as guests:
         pids = [g.proc.pid for g in guests]
         assert all(g.proc.poll() is None for g in guests)
         assert all(b"tiny: up" in g.output() for g in guests)
         # The payload was loaded into guest RAM, so at least that much is resident.
-        assert all(memory.mergeable_resident_pages(pid) >= PAYLOAD_PAGES for pid in pids)
+        assert all(frames.mergeable_resident_pages(pid) >= PAYLOAD_PAGES for pid in pids)
     assert all(g.proc.returncode is not None for g in guests)
     assert all(gone(pid) for pid in pids)
 
@@ -180,7 +181,7 @@ def test_interrupted_measurement_stops_guests_and_restores_settings(
 
     monkeypatch.setattr(ksm.Session, "wait_stable", interrupt)
     with pytest.raises(KeyboardInterrupt), ksm.ksm_session(sysfs) as session:
-        memory.measure_set(session, [tiny["a"]], 2, "original")
+        fleet.measure_set(session, [tiny["a"]], 2, "original")
     assert len(seen) == 2
     assert all(gone(pid) for pid in seen)
     assert ksm.snapshot(sysfs) == before
@@ -213,15 +214,15 @@ def test_bench_command_with_fake_sysfs(tmp_path: Path, sysfs: Path, tiny: dict[s
                                        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    entry = {s: {"image": str(tiny["a"]), "debug": str(tiny["a"])} for s in memory.SETS}
-    other = {s: {"image": str(tiny["b"]), "debug": str(tiny["b"])} for s in memory.SETS}
+    entry = {s: {"image": str(tiny["a"]), "debug": str(tiny["a"])} for s in guest_mod.SETS}
+    other = {s: {"image": str(tiny["b"]), "debug": str(tiny["b"])} for s in guest_mod.SETS}
     (out / "manifest.json").write_text(json.dumps({"apps": {"a": entry, "b": other}}))
     before = ksm.snapshot(sysfs)
     rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--instances", "1",
                             "--json", "--sysfs", str(sysfs), "--timeout", "0.2"])
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["version"] == memory.JSON_VERSION and data["x"] == "instances"
+    assert data["version"] == fleet.JSON_VERSION and data["x"] == "instances"
     assert [p["original"]["guests"] for p in data["points"]] == [2]
     (point,) = data["points"]
     assert point["original"]["predicted_pages"] == point["aligned"]["predicted_pages"] > 0
@@ -241,8 +242,8 @@ def test_identical_pair_needs_fewer_frames_than_different_pair(tiny: dict[str, P
     real_ksm_or_skip()
     before = ksm.snapshot()
     with ksm.ksm_session() as session:
-        same = memory.measure_set(session, [tiny["a"], tiny["a"]], 1, "same")
-        diff = memory.measure_set(session, [tiny["a"], tiny["b"]], 1, "different")
+        same = fleet.measure_set(session, [tiny["a"], tiny["a"]], 1, "same")
+        diff = fleet.measure_set(session, [tiny["a"], tiny["b"]], 1, "different")
     assert ksm.snapshot() == before
     print(f"frames: identical pair {same.frames}, different pair {diff.frames}, "
           f"KSM wait {same.ksm_seconds} s / {diff.ksm_seconds} s")
@@ -267,8 +268,8 @@ def test_aligned_demo_sweep_uses_fewer_frames(demo_workspace: Path, tmp_path: Pa
     """A sweep over 2 then 3 demo apps (2 guests each), with real KSM: aligned needs
     fewer frames at each point, because the guests' image pages need fewer frames."""
     real_ksm_or_skip()
-    from spacer.tasks.config import Settings
-    from spacer.tasks.loader import run_tasks
+    from spacer.run.loader import run_tasks
+    from spacer.run.settings import Settings
 
     out = tmp_path / "out"
     settings = Settings(workspace=demo_workspace, out=out, demo=False,
@@ -277,7 +278,7 @@ def test_aligned_demo_sweep_uses_fewer_frames(demo_workspace: Path, tmp_path: Pa
     assert code == 0, failures
     before = ksm.snapshot()
     with ksm.ksm_session() as session:
-        result = memory.measure_sweep(session, memory.load_manifest(out / "manifest.json"),
+        result = fleet.measure_sweep(session, fleet.load_manifest(out / "manifest.json"),
                                       [2, 3], instances=2)
     assert ksm.snapshot() == before
     assert not _children()
@@ -294,7 +295,7 @@ def test_aligned_demo_sweep_uses_fewer_frames(demo_workspace: Path, tmp_path: Pa
         # The saving is in the image pages; runtime memory is what no layout changes.
         image = {m.label: m.split.image_shared + m.split.image_private for m in (orig, ali)}
         assert image["aligned"] < image["original"]
-    for label in memory.SETS:
+    for label in guest_mod.SETS:
         two, three = (p.of(label).frames for p in result.points)
         assert three > two
 
@@ -312,8 +313,8 @@ def test_guests_are_started_without_python_code_in_the_child(
             seen.append((argv, kw))
             raise KeyboardInterrupt  # stop right here: nothing to clean up
 
-    monkeypatch.setattr(memory.subprocess, "Popen", Recording)
-    with pytest.raises(KeyboardInterrupt), memory.running_guests([tiny["a"]]):
+    monkeypatch.setattr(guest_mod.subprocess, "Popen", Recording)
+    with pytest.raises(KeyboardInterrupt), guest_mod.running_guests([tiny["a"]]):
         pass
     (argv, kw), = seen
     assert kw.get("preexec_fn") is None
@@ -329,9 +330,9 @@ def test_failure_to_set_the_parent_death_signal_is_not_swallowed(
     fake.write_text("#!/bin/sh\necho 'setpriv: prctl failed: Operation not permitted' >&2\n"
                     "exit 1\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(memory, "SETPRIV", str(fake))
+    monkeypatch.setattr(guest_mod, "SETPRIV", str(fake))
     with pytest.raises(ExternalFailure, match="prctl failed"), \
-            memory.running_guests([tiny["a"]], boot_timeout=10):
+            guest_mod.running_guests([tiny["a"]], boot_timeout=10):
         pass
     assert not _children()
 
@@ -353,11 +354,11 @@ def test_guests_die_with_spacer(tiny: dict[str, Path], tmp_path: Path, how: str)
     before = ksm.snapshot(root)
     out = tmp_path / "out"
     out.mkdir()
-    entry = {s: {"image": str(tiny["a"]), "debug": str(tiny["a"])} for s in memory.SETS}
+    entry = {s: {"image": str(tiny["a"]), "debug": str(tiny["a"])} for s in guest_mod.SETS}
     (out / "manifest.json").write_text(json.dumps({"apps": {"a": entry, "b": entry}}))
-    env = {**os.environ, "PYTHONPATH": str(Path(memory.__file__).parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(fleet.__file__).parents[2])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "spacer.bench_memory", "memory", "-w", str(tmp_path), "-o",
+        [sys.executable, "-m", "spacer.bench.memory", "memory", "-w", str(tmp_path), "-o",
          str(out), "--instances", "1", "--sysfs", str(root), "--timeout", "60"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -397,7 +398,7 @@ def test_plot_hint_names_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_split_sorts_frames_by_content_and_by_who_maps_them() -> None:
     img_a, img_b = frozenset({b"A1", b"A2", b"S"}), frozenset({b"B1", b"S"})
-    zero = memory.ZERO_DIGEST
+    zero = frames.ZERO_DIGEST
     owners = {1: {0, 1},  # S: a page of both images, merged: image, shared
               2: {0},  # A1: guest 0's own image page
               3: {1},  # B1
@@ -408,19 +409,19 @@ def test_split_sorts_frames_by_content_and_by_who_maps_them() -> None:
               8: {1}}  # guest 1 wrote to a page of its image: runtime, written
     digests = {1: b"S", 2: b"A1", 3: b"B1", 4: b"A2", 5: b"bios", 6: zero, 8: b"B2 written"}
     at_image = {1, 2, 3, 6, 8}  # frames mapped where the guest's image loads
-    split = memory.split_frames(owners, digests, [img_a, img_b], at_image)
-    assert split == memory.Split(image_shared=1, image_private=2, runtime=5,
+    split = frames.split_frames(owners, digests, [img_a, img_b], at_image)
+    assert split == frames.Split(image_shared=1, image_private=2, runtime=5,
                                  runtime_shared=2, runtime_zero=1, runtime_written=1)
     assert split.frames == len(owners)
-    assert memory.split_frames(owners, digests, [img_a, img_b]).runtime_written is None
+    assert frames.split_frames(owners, digests, [img_a, img_b]).runtime_written is None
 
 
 def test_image_content_leaves_zero_pages_out(tiny: dict[str, Path]) -> None:
-    from spacer.core.pages import image_pages
+    from spacer.core.sharing.pages import image_pages
 
-    facts = memory.image_content(tiny["a"])
+    facts = frames.image_content(tiny["a"])
     pages = image_pages(tiny["a"])
-    assert memory.ZERO_DIGEST not in facts.digests
+    assert frames.ZERO_DIGEST not in facts.digests
     assert facts.digests == {p.digest for p in pages if not p.zero}
     assert len(facts.digests) >= PAYLOAD_PAGES
     assert facts.addresses == {p.vaddr for p in pages}
@@ -428,17 +429,17 @@ def test_image_content_leaves_zero_pages_out(tiny: dict[str, Path]) -> None:
 
 def test_sweep_steps_ascend_and_fit_the_manifest(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.json"
-    assert memory.sweep_steps([50, 10, 25, 10], 101, manifest) == [10, 25, 50]
+    assert fleet.sweep_steps([50, 10, 25, 10], 101, manifest) == [10, 25, 50]
     for bad in ([0, 3], [102]):
         with pytest.raises(BadInput) as info:
-            memory.sweep_steps(bad, 101, manifest)
+            fleet.sweep_steps(bad, 101, manifest)
         line = str(info.value)
         assert "\n" not in line and str(manifest) in line and "--sweep" in line
 
 
 def _manifest(out: Path, images: dict[str, Path]) -> None:
     out.mkdir(exist_ok=True)
-    apps = {name: {s: {"image": str(img), "debug": str(img)} for s in memory.SETS}
+    apps = {name: {s: {"image": str(img), "debug": str(img)} for s in guest_mod.SETS}
             for name, img in images.items()}
     (out / "manifest.json").write_text(json.dumps({"apps": apps}))
 
@@ -453,7 +454,7 @@ def test_sweep_writes_json_and_png_with_the_same_figures(
     pytest.importorskip("matplotlib")
     out = tmp_path / "out"
     _manifest(out, {"c": tiny["c"], "a": tiny["a"], "b": tiny["b"]})
-    png, js = tmp_path / "memory.png", tmp_path / "memory.json"
+    png, js = tmp_path / "fleet.png", tmp_path / "fleet.json"
     before = ksm.snapshot(sysfs)
     rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--sweep", "3", "2",
                             "--plot", str(png), "--json-out", str(js), "--sysfs", str(sysfs),
@@ -462,11 +463,11 @@ def test_sweep_writes_json_and_png_with_the_same_figures(
     table = capsys.readouterr().out
     assert ksm.snapshot(sysfs) == before and not _children()
     data = json.loads(js.read_text())
-    assert data["version"] == memory.JSON_VERSION and data["x"] == "apps"
+    assert data["version"] == fleet.JSON_VERSION and data["x"] == "apps"
     assert data["apps"] == ["a", "b", "c"]
     assert [p["apps"] for p in data["points"]] == [2, 3]
     for p in data["points"]:
-        for label in memory.SETS:
+        for label in guest_mod.SETS:
             m = p[label]
             assert m["instances"] == 1 and m["guests"] == p["apps"] == p["guests"]
             assert m["mib"] == pytest.approx(m["frames"] * 4096 / 2**20, abs=1e-3)
@@ -481,7 +482,7 @@ def test_sweep_writes_json_and_png_with_the_same_figures(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     drawn = json.loads(bench_memory.png_text(png)[bench_memory.PLOT_KEY])
     assert drawn["x"] == "apps" and drawn["xs"] == [2, 3]
-    for label in memory.SETS:
+    for label in guest_mod.SETS:
         assert drawn["mib"][label] == [p[label]["mib"] for p in data["points"]]
     for word in ("apps", "runtime", "private"):
         assert word in table

@@ -1,4 +1,4 @@
-"""Reading relocatable objects (spacer.core.elf, spacer.core.objects): the struct
+"""Reading relocatable objects (spacer.core.readers.elf, spacer.core.readers.objects): the struct
 reader agrees with pyelftools, each content is parsed once per process, and debug
 sections are never read."""
 
@@ -12,8 +12,8 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
-from spacer.core import objects
-from spacer.core.elf import ElfFile
+from spacer.core.readers import objects
+from spacer.core.readers.elf import ElfFile
 
 SOURCE = r"""
 #include <stddef.h>

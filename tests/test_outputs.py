@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from spacer import bench_memory
-from spacer.core import memory
-from spacer.core.fileio import write_json_atomic
-from spacer.core.pages import image_pages
-from spacer.report_view import show_report
-from spacer.tasks.config import Settings
-from spacer.tasks.loader import run_tasks
+from spacer.bench import memory as bench_memory
+from spacer.core.outputs.atomic import write_json_atomic
+from spacer.core.sharing.pages import image_pages
+from spacer.measure import fleet as memory
+from spacer.measure import frames
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
+from spacer.views.report import show_report
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
@@ -40,7 +41,7 @@ def _render(renderable, width: int = 80) -> str:
 
 
 def _measurement(label: str, stable: bool, split: bool = True) -> memory.SetMeasurement:
-    parts = memory.Split(123456, 54321, 45679, 40000, 300) if split else None
+    parts = frames.Split(123456, 54321, 45679, 40000, 300) if split else None
     return memory.SetMeasurement(label, 16, 160, 1234567, 223456, 1011111, "pagemap", 10, 20,
                                  123.45, 7, stable, parts, 99999, 1234.5)
 

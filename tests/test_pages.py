@@ -13,7 +13,7 @@ from elftools.elf.elffile import ELFFile
 from tinyelf import BASE, PAGE, segments_image
 
 from spacer.core.errors import BadInput
-from spacer.core.pages import fleet_page_stats, image_pages
+from spacer.core.sharing.pages import fleet_page_stats, image_pages
 
 RO_PAGES = 3  # rodata pages, all different
 BSS_PAGES = 2

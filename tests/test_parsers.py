@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from spacer.core.errors import BadInput
-from spacer.core.ldparse import parse_script
-from spacer.core.mapfile import by_file, read_map
-from spacer.core.placement import find_anchors
+from spacer.core.readers.ldparse import parse_script
+from spacer.core.readers.mapfile import by_file, read_map
+from spacer.core.readers.placement import find_anchors
 
 LINK64 = """/* SPDX */
 OUTPUT_FORMAT("elf64-x86-64")

@@ -1,6 +1,6 @@
 """Properties of the planner over random synthetic fleets and every option set.
 
-The fleets are extract dicts in the shape :func:`spacer.core.extract.extract_app`
+The fleets are extract dicts in the shape :func:`spacer.core.stages.extract.extract_app`
 produces: per app its objects (name, content digest, per-kind sections with size and
 alignment, symbols referred to and defined), the anchors of the platform script and
 where they began in the original image.
@@ -15,9 +15,9 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spacer.core.pages import PAGE_SIZE as PAGE
-from spacer.core.plan import PlanOptions, plan_fleet
-from spacer.core.placement import KINDS, TLS_KINDS
+from spacer.core.planner.plan import PlanOptions, plan_fleet
+from spacer.core.readers.placement import KINDS, TLS_KINDS
+from spacer.core.sharing.pages import PAGE_SIZE as PAGE
 
 TEXT_START = 0x100000
 LIBS = ("libkvmplat", "libnolibc", "libukboot", "libukalloc", "libuksched", "libramfs",

@@ -112,7 +112,7 @@ def compare_outputs(one: Path, two: Path) -> None:
 
 def test_jobs_default_to_the_cores():
     from spacer.cli import parser
-    from spacer.tasks.loader import default_jobs, parallel_args
+    from spacer.run.loader import default_jobs, parallel_args
 
     assert parser().parse_args(["align"]).jobs == default_jobs() >= 1
     assert parser().parse_args(["fleet"]).jobs == default_jobs()

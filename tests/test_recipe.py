@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from spacer.core.errors import BadInput
-from spacer.core.recipe import read_link_recipe, split_commands
+from spacer.core.readers.recipe import read_link_recipe, split_commands
 
 STRIP_FILTER = ("2>&1 | { grep -Ev 'Empty loadable segment detected|section.*lma.*adjusted "
                 "to.*' || true; }")

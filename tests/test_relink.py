@@ -12,12 +12,12 @@ import pytest
 from conftest import APPS
 
 from spacer.cli import main
-from spacer.core import link
+from spacer.core import programs as link
 from spacer.core.errors import BAD_INPUT, EXTERNAL
 from spacer.demo.build import build_fleet
 from spacer.demo.scripts import multiboot
-from spacer.tasks.config import Settings
-from spacer.tasks.loader import run_tasks
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
 
 
 def align(ws: Path, out: Path, **kw) -> tuple[int, list[str], list]:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from spacer.core.errors import BadInput
-from spacer.core.plan import plan_fleet
+from spacer.core.planner.plan import plan_fleet
 from spacer.demo.apps import DEMO_APPS
 from spacer.demo.build import build_fleet
-from spacer.tasks.config import Settings
-from spacer.tasks.loader import run_tasks
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
 
 APPS = {a.name: a for a in DEMO_APPS}
 UKHASH = ("hashsum", "kvstore", "counter")  # the small fleet's holders of libukhash
@@ -157,7 +157,7 @@ def test_plan_diff_measures_a_replan_without_touching_the_outputs(small_fleet, c
 
 
 def test_slice_round_trips_typed_and_a_foreign_one_is_refused(small_fleet):
-    from spacer.core.slices import Slice
+    from spacer.core.formats.slices import Slice
 
     ws, out = small_fleet["ws"], small_fleet["out"]
     _align(ws, out)

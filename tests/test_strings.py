@@ -1,5 +1,5 @@
 """Configured strings go last in spacer's copy of an object, and the object still
-prints every string it printed (spacer.core.strings)."""
+prints every string it printed (spacer.core.rewrite.strings)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from spacer.core.strings import SECTION, configured_last, configured_values
+from spacer.core.rewrite.strings import SECTION, configured_last, configured_values
 
 LIB_C = r"""
 /* Pointers to strings (absolute relocations through the section symbol) and

@@ -13,10 +13,10 @@ import pytest
 from conftest import APPS
 from elftools.elf.elffile import ELFFile
 
-from spacer.core.placement import align_up
+from spacer.core.readers.placement import align_up
 from spacer.demo.build import build_fleet
-from spacer.tasks.config import Settings
-from spacer.tasks.loader import run_tasks
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
 
 SHARED_TLS = ("errno", "ukplat_tls_canary")  # libnolibc's and libkvmplat's
 
@@ -77,7 +77,7 @@ def test_nolibc_text_pages_are_identical(tls_fleet):
 @pytest.mark.boot
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
 def test_aligned_tlsdemo_boots_like_the_original(tls_fleet, monkeypatch):
-    from spacer.core import qemu
+    from spacer.measure import qemu
 
     monkeypatch.setattr(qemu, "kvm_usable", lambda: False)
     entry = tls_fleet["manifest"]["tlsdemo"]

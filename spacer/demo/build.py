@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spacer.core.errors import ExternalFailure, ToolMissing, first_error_line
-from spacer.core.fileio import write_bytes_atomic
+from spacer.core.outputs.atomic import write_bytes_atomic
 from spacer.demo import LDS_DIR, SCRIPTS_DIR, SRC_DIR
 from spacer.demo.apps import DemoApp, generated_source, is_generated
 

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from spacer.core.stages import OutputLayout, run_aslr
-from spacer.core.workspace import AppBuild
-from spacer.tasks.actions import one_line
+from spacer.core.stages.aslr import run_aslr
+from spacer.tasks.common import Pipeline, group, one_line
 
 
-def aslr_tasks(apps: list[AppBuild], layout: OutputLayout, seed: int) -> Iterator[dict]:
-    settings = {"seed": seed}
-    yield {"basename": "aslr", "name": None,
-           "doc": "draw each image's placement of its shared libraries (--aslr 2, --seed)"}
-    for app in apps:
+def tasks(p: Pipeline) -> Iterator[dict]:
+    settings = {"seed": p.seed}
+    yield group("aslr", "draw each image's placement of its shared libraries (--aslr 2, "
+                "--seed)")
+    for app in p.apps:
         yield {"basename": "aslr", "name": app.name,
-               "actions": [(one_line(run_aslr), [layout.plan_slice(app.name), seed,
-                                                 layout.aslr_map(app.name)])],
-               "file_dep": [str(layout.plan_slice(app.name))],
-               "targets": [str(layout.aslr_map(app.name))], "config": settings,
+               "actions": [(one_line(run_aslr), [p.layout.plan_slice(app.name), p.seed,
+                                                 p.layout.aslr_map(app.name)])],
+               "file_dep": [str(p.layout.plan_slice(app.name))],
+               "targets": [str(p.layout.aslr_map(app.name))], "config": settings,
                "clean": True}

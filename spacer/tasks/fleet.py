@@ -17,7 +17,7 @@ from doit.tools import config_changed
 from spacer.demo import SRC_DIR
 from spacer.demo.apps import fleet
 from spacer.demo.build import build_steps, run_step
-from spacer.tasks.failures import failing_as_one_line
+from spacer.engine.failures import failing_as_one_line
 
 
 def fleet_tasks(workspace: Path, count: int = 0, *, apps: tuple[str, ...] = (),

@@ -4,21 +4,18 @@ from the relocations of the objects it links; the plan sizes the tables from the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
-from spacer.core.stages import OutputLayout, run_symbols
-from spacer.core.workspace import AppBuild
-from spacer.tasks.actions import one_line
+from spacer.core.stages.symbols import run_symbols
+from spacer.tasks.common import Pipeline, group, one_line
+
+SETTINGS: dict = {}
 
 
-def symbols_tasks(apps: list[AppBuild], layout: OutputLayout,
-                  facts: dict[str, Path]) -> Iterator[dict]:
-    """``facts``: per app, the extract (or, under --aslr, the pic stage's) file."""
-    yield {"basename": "symbols", "name": None,
-           "doc": "list the references that leave each library, and its table"}
-    for app in apps:
+def tasks(p: Pipeline) -> Iterator[dict]:
+    yield group("symbols", "list the references that leave each library, and its table")
+    for app in p.apps:
         yield {"basename": "symbols", "name": app.name,
-               "actions": [(one_line(run_symbols), [facts[app.name],
-                                                    layout.symbols(app.name)])],
-               "file_dep": [str(facts[app.name])],
-               "targets": [str(layout.symbols(app.name))], "clean": True}
+               "actions": [(one_line(run_symbols), [p.facts(app.name),
+                                                    p.layout.symbols(app.name)])],
+               "file_dep": [str(p.facts(app.name))],
+               "targets": [str(p.layout.symbols(app.name))], "clean": True}

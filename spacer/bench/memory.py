@@ -1,0 +1,285 @@
+"""``spacer bench memory``: the host memory a running fleet uses, original vs aligned.
+
+Boots K guests of every app from ``manifest.json`` (or, with ``--sweep``, of the
+first N apps by name, for each N), first the original images, then (after stopping
+them) the aligned ones, lets KSM merge, and prints the physical frames each set
+really holds, split into image pages shared across guests, image pages of one guest
+and runtime memory. ``--json-out`` writes the figures, ``--plot`` draws them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import struct
+import sys
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from spacer.core.errors import INTERRUPTED, BadInput, SpacerError, ToolMissing
+from spacer.core.outputs.atomic import write_bytes_atomic, write_json_atomic
+from spacer.measure import fleet, guests, ksm
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``memory`` to the ``spacer bench`` subcommands; its handler is :func:`run`."""
+    p = subparsers.add_parser(
+        "memory", help="measure the memory a running fleet uses (KSM), original vs aligned",
+        description="Boot K instances of every app, original then aligned, let Linux KSM "
+                    "merge identical pages, and report the physical frames the guests hold, "
+                    "split into image pages shared across guests, image pages of one guest "
+                    "and runtime memory. With --sweep, measure a growing number of different "
+                    "apps instead (the first N by name, one instance each). Needs root. Every "
+                    "KSM and transparent-huge-page setting changed is restored, even on Ctrl-C.")
+    p.add_argument("-w", "--workspace", type=Path, required=True, metavar="DIR",
+                   help="the workspace that was aligned")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT",
+                   help="spacer's output folder holding manifest.json (default DIR/.spacer)")
+    p.add_argument("--instances", type=int, metavar="K",
+                   help="guests per app (default 4; 1 with --sweep)")
+    p.add_argument("--apps", nargs="+", metavar="APP", help="only these apps (default all)")
+    p.add_argument("--sweep", type=int, nargs="+", metavar="N",
+                   help="measure the first N apps by name for each N (e.g. 10 25 50 100), "
+                        "original then aligned, in one run")
+    p.add_argument("--memory", type=int, default=32, metavar="MiB",
+                   help="RAM per guest (default 32)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="longest wait for KSM to settle, per set (default 120)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--json-out", type=Path, metavar="FILE",
+                   help="also write the figures as JSON to FILE (schema in the README)")
+    p.add_argument("--plot", type=Path, metavar="FILE",
+                   help="plot MiB used to a PNG: against the number of apps with --sweep, "
+                        "else measure 1, 2, 4, ... K instances and plot against them")
+    p.add_argument("--ksm-zero-pages", action="store_true",
+                   help="run KSM with use_zero_pages=1: empty pages map the kernel's zero "
+                        "page instead of merged pages of at most max_page_sharing sharers")
+    p.add_argument("--sysfs", type=Path, default=ksm.DEFAULT_ROOT, metavar="ROOT",
+                   help=f"where KSM and THP settings live (default {ksm.DEFAULT_ROOT})")
+    p.set_defaults(func=run)
+    return p
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # kill, closed terminal: like Ctrl-C
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    # Treated like Ctrl-C so the guests stop and KSM/THP settings come back.
+    raise KeyboardInterrupt
+
+
+def _on_stop_signals(handler: object) -> dict[int, object]:
+    """Install ``handler`` for SIGTERM and SIGHUP where Python allows it (main thread
+    only); return the handlers it replaced, for :func:`_restore_signals`."""
+    previous = {}
+    for sig in STOP_SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:
+            pass
+    return previous
+
+
+def _restore_signals(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _check_output(path: Path, option: str) -> None:
+    """Fail before a long run, not after it, when ``path`` cannot be written."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise BadInput(f"{option}: no folder {folder}", path, "create it first")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"{option}: folder not writable", folder, "give another path")
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Handler of ``spacer bench memory``; returns the exit status."""
+    err = Console(stderr=True)
+    out = Console()
+    try:
+        instances = ns.instances if ns.instances is not None else (1 if ns.sweep else 4)
+        if instances < 1:
+            raise SpacerError("--instances must be at least 1")
+        manifest_path = (ns.output or ns.workspace / ".spacer") / "manifest.json"
+        manifest = fleet.load_manifest(manifest_path, ns.apps)
+        steps = fleet.sweep_steps(ns.sweep, len(manifest), manifest_path) if ns.sweep else None
+        guests.qemu_available()
+        if ns.plot:
+            _matplotlib()  # fail before a long run, not after it
+            _check_output(ns.plot, "--plot")
+        if ns.json_out:
+            _check_output(ns.json_out, "--json-out")
+        counts = fleet.instance_steps(instances) if ns.plot else [instances]
+        previous = _on_stop_signals(_stop)
+        try:
+            with err.status("starting") as status, ksm.ksm_session(ns.sysfs, zero_pages=ns.ksm_zero_pages) as session:
+                def progress(msg: str) -> None:
+                    status.update(msg)
+                if steps:
+                    result = fleet.measure_sweep(session, manifest, steps, instances, ns.memory,
+                                                  ns.timeout, progress=progress)
+                else:
+                    result = fleet.measure_fleet(session, manifest, counts, ns.memory,
+                                                  ns.timeout, progress=progress)
+        finally:
+            _restore_signals(previous)
+        data = fleet.as_json(result)
+        if ns.json_out:
+            write_json_atomic(ns.json_out, data)
+        if ns.plot:
+            plot(result, ns.plot)
+    except KeyboardInterrupt:
+        print("spacer: interrupted: guests stopped, KSM and THP settings restored",
+              file=sys.stderr)
+        return INTERRUPTED
+    except SpacerError as exc:
+        print(f"spacer: {exc}", file=sys.stderr)  # one line, never wrapped, no markup
+        return exc.exit_code
+    if ns.json:
+        out.print_json(json.dumps(data))
+    else:
+        out.print(table(result))
+    for option, path in (("JSON", ns.json_out), ("plot", ns.plot)):
+        if path:
+            err.print(f"{option} written to {path}", markup=False)
+    return 0
+
+
+# Guests, frames saved, the KSM wait, the static prediction and the split's details are
+# in the JSON, not columns: 80 columns.
+COLUMNS = ("set", "frames used", "MiB", "image shared", "image private", "runtime",
+           "aligned / original")
+
+
+def table(result: fleet.FleetMemory) -> Table:
+    """The measurements as a table that fits 80 columns (what rich assumes when the
+    output is piped) and never cuts a header: headers wrap between words, and no
+    column gets narrower than its longest header word."""
+    rows = []
+    unstable = False
+    for point in result.points:
+        orig, ali = point.original, point.aligned
+        x = str(point.apps if result.x == "apps" else point.instances)
+        for m in (orig, ali):
+            ratio = f"{ali.frames / orig.frames:.3f}" if m is ali and orig.frames else ""
+            unstable = unstable or not m.stable
+            parts = ((str(m.split.image_shared), str(m.split.image_private),
+                      str(m.split.runtime)) if m.split else ("?", "?", "?"))
+            rows.append((x if m is orig else "", m.label,
+                         str(m.frames) + ("" if m.stable else "*"), f"{m.mib:.1f}", *parts,
+                         ratio))
+    columns = (result.x, *COLUMNS)
+    per_app = result.points[0].instances if result.points else 1
+    what = (f"{per_app} guest{'s' if per_app > 1 else ''} of each of the first N apps"
+            if result.x == "apps" else f"{len(result.apps)} apps")
+    t = Table(title=f"Memory of the running fleet ({what}, {result.memory_mib} MiB per "
+                    f"guest, 4 KiB frames)",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for i, col in enumerate(columns):
+        # As wide as the longest header word or cell: headers wrap between words.
+        width = max(*(len(word) for word in col.split()), *(len(r[i]) for r in rows))
+        t.add_column(col, justify="left" if i == 1 else "right", width=width,
+                     overflow="fold")
+    for row in rows:
+        t.add_row(*row)
+    notes = ["frames used = physical frames behind the guests' RAM after KSM merged it "
+             "= image shared + image private + runtime (see the README)"]
+    if any(m.split is None for p in result.points for m in (p.original, p.aligned)):
+        notes.append("? = frame numbers hidden (not root), no split")
+    if unstable:
+        notes.append("* KSM had not settled when measured")
+    t.caption = "; ".join(notes)
+    return t
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ToolMissing("--plot needs matplotlib",
+                          hint="install matplotlib (pip install matplotlib), or from spacer's "
+                         "source folder: pip install -e '.[plot]'") from None
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+PLOT_KEY = "spacer-bench-memory"  # the PNG text chunk holding the plotted data, as JSON
+
+
+def plot_data(result: fleet.FleetMemory) -> dict:
+    """What :func:`plot` draws: the x values and each line's MiB, as plain data."""
+    xs = [p.apps if result.x == "apps" else p.instances for p in result.points]
+    lines = {label: [round(m.mib, 3) for m in getattr(result, label)] for label in guests.SETS}
+    if all(m.split is not None for m in result.aligned):
+        lines["runtime (aligned)"] = [round(m.split.runtime * fleet.PAGE_SIZE / 2**20, 3)
+                                      for m in result.aligned]
+    return {"version": fleet.JSON_VERSION, "x": result.x, "xs": xs, "mib": lines}
+
+
+def plot(result: fleet.FleetMemory, path: Path) -> None:
+    """MiB used against the number of apps (a sweep) or of instances per app, original
+    vs aligned, and the aligned set's runtime memory dashed, as a PNG. The plotted
+    figures are also stored in the PNG, as JSON in a text chunk named :data:`PLOT_KEY`."""
+    plt = _matplotlib()
+    data = plot_data(result)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    styles = {"original": {"marker": "o"}, "aligned": {"marker": "s"},
+              "runtime (aligned)": {"linestyle": "--", "color": "grey"}}
+    for label, mib in data["mib"].items():
+        name = ("aligned: runtime memory (not image content)"
+                if label.startswith("runtime") else f"{label} images")
+        ax.plot(data["xs"], mib, label=name, **styles[label])
+    if result.x == "apps":
+        ax.set_xlabel("number of different apps (one guest each)")
+        ax.set_title("Host memory of the running fleet, after KSM")
+    else:
+        ax.set_xlabel("instances per app")
+        ax.set_title(f"{len(result.apps)} apps: host memory after KSM")
+    ax.set_ylabel(f"host memory used (MiB; {result.memory_mib} MiB guests)")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={PLOT_KEY: json.dumps(data)})
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def png_text(path: Path) -> dict[str, str]:
+    """The text chunks (``tEXt``) of a PNG file, to read back what :func:`plot` stored."""
+    raw = Path(path).read_bytes()
+    if raw[:8] != b"\x89PNG\r\n\x1a\n":
+        raise BadInput("not a PNG file", path)
+    chunks, pos = {}, 8
+    while pos + 8 <= len(raw):
+        length, kind = struct.unpack(">I4s", raw[pos:pos + 8])
+        body = raw[pos + 8:pos + 8 + length]
+        if kind == b"tEXt" and b"\0" in body:
+            key, value = body.split(b"\0", 1)
+            chunks[key.decode("latin-1")] = value.decode("latin-1")
+        pos += 12 + length
+    return chunks
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m spacer.bench.memory memory ...``: the same as ``spacer bench memory``."""
+    parser = argparse.ArgumentParser(prog="spacer bench")
+    add_parser(parser.add_subparsers(dest="bench", required=True))
+    ns = parser.parse_args(argv)
+    return ns.func(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Rebuild a build's library objects as position-independent code, into spacer's folder.
+
+Unikraft compiles with ``-fno-PIC``: code reaches other libraries with direct
+calls and absolute or RIP-relative addresses, so a shared library's bytes depend
+on where everything it refers to sits in each image. Compiled with ``-fPIC
+-fno-plt``, every reference to a global symbol becomes a load through a GOT slot
+(``R_X86_64_GOTPCRELX``/``REX_GOTPCRELX``), which :mod:`spacer.core.rewrite.indirect`
+then points at a table of the library's own.
+
+Every object of a Unikraft build has its command recorded in ``<object>.cmd``
+(``lib<X>.o`` <- ``objcopy`` <- ``lib<X>.ld.o`` <- ``ld -r`` <- ``lib<X>/*.o`` <-
+``gcc -c``). :func:`rebuild_object` replays that chain without a shell, with the
+compile flags changed, every output renamed into ``out_root`` and dependency files
+dropped, so the user's build folder is only read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spacer.core.errors import BadInput
+from spacer.core.programs import run_argv
+from spacer.core.readers.recipe import read_cmd, substitute
+
+# local-exec TLS: a static image's thread-local variables sit at link-time offsets
+# from the thread pointer, as in the -fno-PIC original; the general-dynamic model
+# that -fPIC would pick needs __tls_get_addr sequences ld must rewrite.
+PIC_FLAGS = ("-fPIC", "-fno-plt", "-ftls-model=local-exec")
+_NON_PIC = {"-fno-PIC", "-fno-pic", "-fno-PIE", "-fno-pie", "-fPIE", "-fpie", "-fpic",
+            "-mcmodel=kernel"}
+_DEP_WITH_VALUE = {"-MF", "-MT", "-MQ"}
+_DEP_FLAGS = {"-MD", "-MMD", "-MP"}
+
+
+@dataclass
+class _Step:
+    argv: list[str]
+    output: Path
+    inputs: list[Path] = field(default_factory=list)  # rebuilt objects it reads
+
+
+def is_compile(argv: list[str]) -> bool:
+    return "-c" in argv
+
+
+def pic_flags(argv: list[str]) -> list[str]:
+    """A compile command with ``-fPIC -fno-plt`` in place of its code-model flags and
+    without the dependency files make reads (they would land in the build folder)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in _DEP_WITH_VALUE:
+            skip = True
+        elif arg in _NON_PIC or arg in _DEP_FLAGS or arg.startswith(("-Wp,-MD,", "-Wp,-MMD,")):
+            continue
+        else:
+            out.append(arg)
+    index = out.index("-c")
+    return [*out[:index], *PIC_FLAGS, *out[index:]]
+
+
+def _output_of(argv: list[str], cmd_file: Path) -> str | None:
+    if "-o" in argv[:-1]:
+        return argv[argv.index("-o") + 1]
+    if Path(argv[0]).name.endswith("objcopy"):  # objcopy IN OUT
+        files = [a for a in argv[1:] if not a.startswith("-")]
+        return files[-1] if len(files) >= 2 else None
+    return None
+
+
+class Rebuilder:
+    """Replays the recorded chains of one build into ``out_root``."""
+
+    def __init__(self, build_dir: Path, cwd: Path, out_root: Path,
+                 log: Callable[[str], None] | None = None):
+        self.build_dir = Path(build_dir).resolve()
+        self.cwd = Path(cwd)
+        self.out_root = Path(out_root)
+        self.log = log
+        self.steps: dict[Path, _Step] = {}  # original output -> its replay
+
+    def target(self, original: Path) -> Path:
+        """Where the rebuilt copy of ``original`` goes: the same relative place."""
+        original = Path(original).resolve()
+        try:
+            rel = original.relative_to(self.build_dir)
+        except ValueError:
+            digest = hashlib.sha256(str(original).encode()).hexdigest()[:12]
+            rel = Path("outside") / digest / original.name
+        return self.out_root / rel
+
+    def plan(self, original: Path) -> Path:
+        """Record the steps that rebuild ``original`` (and what it is made from)."""
+        original = Path(original).resolve()
+        if original in self.steps:
+            return self.target(original)
+        cmd_file = original.with_name(original.name + ".cmd")
+        if not cmd_file.is_file():
+            raise BadInput("no recorded command to rebuild this object as position-"
+                           "independent code", original,
+                           "rebuild the unikernel with make so its .cmd files exist, or use --aslr 0")
+        commands = read_cmd(cmd_file)
+        if len(commands) != 1:
+            raise BadInput(f"expected one command, found {len(commands)}", cmd_file)
+        argv = commands[0]
+        if argv and argv[0] == "":
+            argv = argv[1:]
+        out = _output_of(argv, cmd_file)
+        if out is None or self._abs(out) != original:
+            raise BadInput("the recorded command does not write this object", cmd_file)
+        mapping = {str(original): str(self.target(original))}
+        inputs: list[Path] = []
+        if not is_compile(argv):
+            for arg in argv[1:]:
+                path = self._abs(arg) if arg.endswith(".o") and not arg.startswith("-") else None
+                if path is not None and path != original and path.is_file():
+                    mapping[str(path)] = str(self.plan(path))
+                    inputs.append(path)
+        else:
+            argv = pic_flags(argv)
+        self.steps[original] = _Step(substitute(tuple(argv), mapping, str(self.cwd)),
+                                     self.target(original), inputs)
+        return self.target(original)
+
+    def _abs(self, arg: str) -> Path:
+        p = Path(arg)
+        return (p if p.is_absolute() else self.cwd / p).resolve()
+
+    def run(self, jobs: int = 2) -> None:
+        """Run every recorded step, compiles in parallel, then what reads them."""
+        done: set[Path] = set()
+        pending = dict(self.steps)
+        while pending:
+            ready = [o for o, s in pending.items() if all(i in done for i in s.inputs)]
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                list(pool.map(self._run_one, [pending[o] for o in ready]))
+            for o in ready:
+                done.add(o)
+                del pending[o]
+
+    def _run_one(self, step: _Step) -> None:
+        step.output.parent.mkdir(parents=True, exist_ok=True)
+        run_argv(step.argv, str(self.cwd), f"rebuild {step.output.name} as position-independent"
+                 " code", self.log)
+        if not step.output.is_file():
+            raise BadInput("the rebuild made no object", step.output)

@@ -1,0 +1,115 @@
+"""Stage ``report``, whole fleet: static page sharing of the original and the aligned
+fleet, and the manifest of images."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from spacer.core.errors import BadInput
+from spacer.core.formats.slices import AslrMap, read_slice
+from spacer.core.outputs.atomic import read_json, write_json_atomic
+from spacer.core.outputs.paths import OutputLayout
+from spacer.core.readers.workspace import AppBuild
+from spacer.core.sharing.pages import fleet_page_stats
+from spacer.core.stages.symbols import fleet_direct_references
+from spacer.core.stages.verify import compare_fleet
+
+
+def aslr_summary(maps: list[AslrMap]) -> dict:
+    """Entropy per image and how many images got a layout of their own (``--aslr 2``)."""
+    layouts = [json.dumps(m.libraries, sort_keys=True) for m in maps]
+    bits = [m.entropy_bits for m in maps]
+    return {"seed": maps[0].seed if maps else None,
+            "entropy_bits_min": min(bits, default=0.0),
+            "entropy_bits_max": max(bits, default=0.0),
+            "distinct_layouts": len(set(layouts)),
+            "unique_layout_apps": sum(1 for x in layouts if layouts.count(x) == 1),
+            "apps": len(maps)}
+
+
+REPORT_SCHEMA = "spacer-report/1"  # README "report.json": bump when a field changes meaning
+
+
+def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
+    """Static sharing of the original and the aligned fleet; the manifest of images."""
+    extracts = {a.name: read_json(layout.extract(a.name)) for a in apps}
+    original = [Path(extracts[a.name]["recipe"]["image"]) for a in apps]
+    aligned = [layout.image(a) for a in apps]
+    before, after = fleet_page_stats(original), fleet_page_stats(aligned)
+    plan = read_json(layout.layout)
+    sharing = compare_fleet([read_json(layout.verify(a.name)) for a in apps])
+    bound = plan["packed_bound"]
+    report = {
+        "schema": REPORT_SCHEMA,
+        "apps": {a.name: {"original_bytes": os.path.getsize(o), "aligned_bytes": os.path.getsize(n)}
+                 for a, o, n in zip(apps, original, aligned, strict=True)},
+        "original": asdict(before),
+        "aligned": asdict(after),
+        "packed_bound": bound,
+        "aslr": plan["options"].get("aslr", 0),
+        "quality": round(after.readonly.distinct / bound, 3) if bound else None,
+        "shared_libraries": {k: sharing[k] for k in ("libraries", "identical_pages",
+                                                      "differing_pages", "extra_copies")},
+        "differing_pages": sharing["differing"],
+    }
+    manifest = {"apps": {a.name: {
+        "original": {"image": str(Path(extracts[a.name]["recipe"]["image"]).resolve()),
+                     "debug": str(Path(extracts[a.name]["recipe"]["debug_image"]).resolve())},
+        "aligned": {"image": str(layout.image(a).resolve()),
+                    "debug": str(Path(f"{layout.image(a)}.dbg").resolve())},
+    } for a in apps}}
+    if plan["options"].get("aslr", 0) >= 2:
+        report["aslr_layouts"] = aslr_summary([read_slice(layout.aslr_map(a.name)).aslr_map
+                                               for a in apps])
+    symbols = [read_json(layout.symbols(a.name)) for a in apps]
+    report["references"] = {
+        "through_tables": sum(lib["through_table"] for s in symbols
+                              for lib in s["libraries"].values()),
+        "direct_by_type": dict(fleet_direct_references(symbols).most_common()),
+    }
+    report["made_from"] = made_from(layout, apps)
+    write_json_atomic(layout.report, report)
+    write_json_atomic(layout.manifest, manifest)
+
+
+def made_from(layout: OutputLayout, apps: list[AppBuild]) -> dict[str, str]:
+    """sha256 of every file a report was made from, by path under the output folder:
+    layout, plan slices (and ASLR maps), extracts, verify results and aligned images."""
+    paths = [layout.layout]
+    for a in apps:
+        paths += [layout.extract(a.name), layout.plan_slice(a.name), layout.verify(a.name),
+                  layout.image(a)]
+        if layout.aslr_map(a.name).is_file():
+            paths.append(layout.aslr_map(a.name))
+    return {str(p.relative_to(layout.root)): _sha256(p) for p in paths}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def check_report_current(root: Path) -> dict:
+    """``report.json`` under ``root``, if it still describes the outputs beside it.
+
+    An align that failed or was interrupted after the plan changed leaves the previous
+    report behind: the files it was made from have changed since. Refuse it then.
+    """
+    path = Path(root) / "report.json"
+    try:
+        report = read_json(path)
+        sources = report["made_from"]
+        stale = next((name for name, digest in sorted(sources.items())
+                      if _sha256(Path(root) / name) != digest), None)
+    except FileNotFoundError:
+        raise BadInput("no report yet", path, "run spacer align first") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise BadInput("not a report of this spacer version", path,
+                       "run spacer align again") from None
+    if stale is not None:
+        raise BadInput(f"out of date: {stale} changed since it was written (the last align "
+                       "failed or was interrupted)", path, "run spacer align again")
+    return report

@@ -1,0 +1,281 @@
+"""The memory of a fleet: sets of guests measured one after the other (original, then
+aligned), at growing numbers of instances or of different apps, and its JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from spacer.core.errors import BadInput
+from spacer.core.sharing.pages import (
+    PAGE_SIZE,
+    Page,
+    image_pages,
+    page_stats,
+)
+from spacer.measure.frames import (
+    ImageFacts,
+    Split,
+    frame_digests,
+    guest_frames,
+    image_content,
+    mergeable_resident_pages,
+    merging_pages,
+    split_frames,
+)
+from spacer.measure.guests import SETS, running_guests
+from spacer.measure.ksm import Session
+
+Progress = Callable[[str], None]
+
+@dataclass
+class SetMeasurement:
+    """One set (original or aligned) of guests, measured after KSM settled.
+
+    ``frames`` is the headline: resident mergeable guest pages minus the KSM
+    mappings that point at a frame already counted. The global
+    ``pages_sharing`` counts every KSM user on the host (another QEMU
+    running beside us inflates it), so when ``/proc/PID/pagemap`` shows the
+    frame numbers (root) the frames are counted there, distinct, and
+    ``method`` says which way was used. Only then is ``split`` known.
+    """
+
+    label: str
+    instances: int  # per app
+    guests: int
+    resident_pages: int
+    frames: int  # physical frames the guests really hold
+    frames_saved: int  # resident_pages - frames
+    method: str  # "pagemap" or "pages_sharing"
+    pages_shared: int  # global KSM counters, as read
+    pages_sharing: int
+    ksm_seconds: float
+    ksm_scans: int
+    stable: bool
+    split: Split | None = None  # the frames in three parts (method "pagemap" only)
+    predicted_pages: int = 0  # static prediction: distinct page contents of the images
+    seconds: float = 0.0  # the whole set: boot, KSM wait, reading, stopping
+
+    @property
+    def mib(self) -> float:
+        return self.frames * PAGE_SIZE / 2**20
+
+
+def measure_set(session: Session, images: list[Path], instances: int, label: str,
+                memory_mib: int = 32, timeout: float = 120.0, scans: int = 3,
+                progress: Progress | None = None,
+                contents: dict[Path, ImageFacts] | None = None) -> SetMeasurement:
+    """Boot ``instances`` guests of every image, let KSM settle, read, stop them.
+
+    With frame numbers readable (root), the frames are also split into image pages
+    shared across guests, image pages of one guest, and runtime memory
+    (:func:`split_frames`); ``contents`` caches :func:`image_content` per image.
+    """
+    say = progress or (lambda _msg: None)
+    contents = {} if contents is None else contents
+    start = time.monotonic()
+    todo = [Path(img) for img in images for _ in range(instances)]
+    for image in set(todo) - set(contents):
+        contents[image] = image_content(image)
+    say(f"{label}: booting {len(todo)} guests")
+    # Many guests boot slower on few cores: half a second more per guest.
+    with running_guests(todo, memory_mib, boot_timeout=60.0 + 0.5 * len(todo)) as guests:
+        say(f"{label}: {len(todo)} guests: waiting for KSM to settle")
+        pids = [g.proc.pid for g in guests]
+        # Watch only our guests' merged pages when the kernel tells them apart.
+        probe = (lambda: merging_pages(pids)) if merging_pages(pids) is not None else None
+        waited = session.wait_stable(scans=scans, timeout=timeout, probe=probe)
+        say(f"{label}: {len(todo)} guests: reading their frames")
+        resident = sum(mergeable_resident_pages(pid) for pid in pids)
+        counters = session.counters()
+        held = guest_frames(pids, memory_mib << 20, [contents[img].addresses for img in todo])
+        digests = frame_digests(held.where) if held is not None else {}
+    split = None
+    if held is not None:
+        frames, method = len(held.owners), "pagemap"
+        split = split_frames(held.owners, digests, [contents[img].digests for img in todo],
+                             held.at_image)
+    else:
+        frames, method = resident - counters.pages_sharing, "pages_sharing"
+    return SetMeasurement(
+        label=label, instances=instances, guests=len(todo), resident_pages=resident,
+        frames=frames, frames_saved=resident - frames, method=method,
+        pages_shared=counters.pages_shared, pages_sharing=counters.pages_sharing,
+        ksm_seconds=round(waited.seconds, 2), ksm_scans=waited.scans, stable=waited.stable,
+        split=split, seconds=round(time.monotonic() - start, 2))
+
+
+def load_manifest(path: Path, apps: list[str] | None = None) -> dict[str, dict[str, Path]]:
+    """``manifest.json`` -> {app: {"original": image, "aligned": image}} for the chosen apps."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        entries = data["apps"]
+        table = {app: {s: Path(entry[s]["image"]) for s in SETS} for app, entry in entries.items()}
+    except FileNotFoundError:
+        raise BadInput("no manifest.json", path, "run `spacer align` first") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"not a spacer manifest ({type(exc).__name__}: {exc})", path) from None
+    if apps:
+        unknown = sorted(set(apps) - set(table))
+        if unknown:
+            raise BadInput(f"no app {unknown[0]!r} in the manifest", path,
+                           f"known: {', '.join(sorted(table))}")
+        table = {app: table[app] for app in apps}
+    if not table:
+        raise BadInput("the manifest lists no apps", path)
+    for sets in table.values():
+        for image in sets.values():
+            if not image.is_file():
+                raise BadInput("image listed in the manifest is missing", image,
+                               "rerun `spacer align`")
+    return table
+
+
+def instance_steps(k: int) -> list[int]:
+    """1, 2, 4, ... up to ``k``, ``k`` always last."""
+    steps, n = [], 1
+    while n < k:
+        steps.append(n)
+        n *= 2
+    return steps + [k]
+
+
+def sweep_steps(counts: list[int], available: int, manifest: Path) -> list[int]:
+    """The app counts of a sweep, ascending and each once; every one between 1 and the
+    ``available`` apps (else one line naming the ``manifest``)."""
+    steps = sorted(set(counts))
+    if not steps or steps[0] < 1:
+        raise BadInput(f"--sweep needs app counts of at least 1, not {steps[0] if steps else ''}",
+                       manifest, "e.g. --sweep 10 25 50 100")
+    if steps[-1] > available:
+        raise BadInput(f"--sweep {steps[-1]} needs {steps[-1]} apps, the manifest lists "
+                       f"{available}", manifest,
+                       f"give counts up to {available}, or align more apps")
+    return steps
+
+
+@dataclass
+class Point:
+    """One step of a run: the first ``apps`` apps, ``instances`` guests of each, both sets."""
+
+    apps: int
+    instances: int
+    original: SetMeasurement
+    aligned: SetMeasurement
+
+    def of(self, label: str) -> SetMeasurement:
+        return self.original if label == "original" else self.aligned
+
+
+@dataclass
+class FleetMemory:
+    """A run: ``points`` vary ``x`` ("instances" per app, or "apps", the number of
+    different apps); a point of n apps measured the first n of ``apps``."""
+
+    apps: list[str]  # sorted by name
+    memory_mib: int
+    x: str = "instances"
+    points: list[Point] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def original(self) -> list[SetMeasurement]:
+        return [p.original for p in self.points]
+
+    @property
+    def aligned(self) -> list[SetMeasurement]:
+        return [p.aligned for p in self.points]
+
+
+class _Images:
+    """Each image cut into pages once per run, for the predictions and the split."""
+
+    def __init__(self) -> None:
+        self.pages: dict[Path, list[Page]] = {}
+        self.contents: dict[Path, ImageFacts] = {}
+
+    def predicted(self, images: list[Path]) -> int:
+        for image in images:
+            if image not in self.pages:
+                self.pages[image] = image_pages(image)
+                self.contents[image] = ImageFacts.of(self.pages[image])
+        stats = page_stats([self.pages[image] for image in images])
+        return stats.readonly.distinct + stats.writable.distinct
+
+
+def _measure_point(session: Session, manifest: dict[str, dict[str, Path]], apps: list[str],
+                   instances: int, images: _Images, memory_mib: int, timeout: float,
+                   progress: Progress | None, prefix: str = "") -> Point:
+    """The original set of ``apps``, stopped, then the aligned set."""
+    def say(msg: str) -> None:
+        if progress is not None:
+            progress(prefix + msg)
+
+    sets = {}
+    for label in SETS:
+        chosen = [manifest[a][label] for a in apps]
+        predicted = images.predicted(chosen)
+        m = measure_set(session, chosen, instances, label, memory_mib, timeout,
+                        progress=say, contents=images.contents)
+        m.predicted_pages = predicted
+        sets[label] = m
+    return Point(len(apps), instances, sets["original"], sets["aligned"])
+
+
+def measure_fleet(session: Session, manifest: dict[str, dict[str, Path]], counts: list[int],
+                  memory_mib: int = 32, timeout: float = 120.0,
+                  progress: Progress | None = None) -> FleetMemory:
+    """For each instance count: every app's original set, stopped, then the aligned set."""
+    start = time.monotonic()
+    result = FleetMemory(sorted(manifest), memory_mib, "instances")
+    images = _Images()
+    for k in counts:
+        result.points.append(_measure_point(session, manifest, result.apps, k, images,
+                                            memory_mib, timeout, progress))
+    result.seconds = round(time.monotonic() - start, 1)
+    return result
+
+
+def measure_sweep(session: Session, manifest: dict[str, dict[str, Path]], app_counts: list[int],
+                  instances: int = 1, memory_mib: int = 32, timeout: float = 120.0,
+                  progress: Progress | None = None) -> FleetMemory:
+    """For each n of ``app_counts`` (ascending): the first n apps by name, ``instances``
+    guests each, original set then aligned set."""
+    start = time.monotonic()
+    result = FleetMemory(sorted(manifest), memory_mib, "apps")
+    images = _Images()
+    for n in app_counts:
+        result.points.append(_measure_point(session, manifest, result.apps[:n], instances,
+                                            images, memory_mib, timeout, progress,
+                                            f"{n} apps, "))
+    result.seconds = round(time.monotonic() - start, 1)
+    return result
+
+
+JSON_VERSION = 1
+
+
+def set_json(m: SetMeasurement) -> dict:
+    """One set's figures as plain data (see the README for the fields)."""
+    out = {**asdict(m), "mib": round(m.mib, 3)}
+    out["split"] = None if m.split is None else {**asdict(m.split), "frames": m.split.frames}
+    return out
+
+
+def as_json(result: FleetMemory) -> dict:
+    """Plain data for ``--json`` and ``--json-out``, version :data:`JSON_VERSION`."""
+    return {
+        "version": JSON_VERSION,
+        "x": result.x,
+        "apps": result.apps,
+        "memory_mib": result.memory_mib,
+        "page_size": PAGE_SIZE,
+        "seconds": result.seconds,
+        "points": [{"apps": p.apps, "instances": p.instances, "guests": p.original.guests,
+                    "original": set_json(p.original), "aligned": set_json(p.aligned)}
+                   for p in result.points],
+    }

@@ -1,0 +1,99 @@
+"""What every pipeline task shares: one-line failures, the command log, the paths a
+build gives each stage, and the code digest that makes a changed spacer rerun its
+stages."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from doit.tools import config_changed
+
+from spacer.core.outputs.paths import OutputLayout
+from spacer.core.planner.model import PlanOptions
+from spacer.core.readers.workspace import AppBuild
+from spacer.core.stages.extract import recorded_inputs
+from spacer.engine.failures import failing_as_one_line
+
+PIPELINE = Path(__file__).resolve().parent.parent
+
+
+def code_digest() -> str:
+    """A digest of spacer's own pipeline code (``core/`` and ``tasks/``, not the
+    benches or measurement): a spacer that plans or links differently reruns every
+    stage (doit cannot see a change of the code behind an action)."""
+    digest = hashlib.sha256()
+    for path in sorted([*PIPELINE.glob("core/**/*.py"), *PIPELINE.glob("tasks/*.py")]):
+        digest.update(str(path.relative_to(PIPELINE)).encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def versioned(tasks: Iterator[dict]) -> Iterator[dict]:
+    """Each task's settings (its ``config``) plus spacer's code digest, in one
+    ``config_changed``: doit keeps one value per task for it, so two would undo
+    each other and the task would never be up to date."""
+    code = code_digest()
+    for task in tasks:
+        if task.get("actions"):
+            task["uptodate"] = [config_changed({"spacer": code, **task.pop("config", {})})]
+        yield task
+
+
+def one_line(fn: Callable) -> Callable:
+    """A doit action that fails with one line and its kind's exit status."""
+    return failing_as_one_line(fn)
+
+
+def log_command(line: str) -> None:
+    print(f"  $ {line}")
+
+
+def group(basename: str, doc: str) -> dict:
+    """The task that names a stage and runs all of its sub-tasks (``doit extract``)."""
+    return {"basename": basename, "name": None, "doc": doc}
+
+
+def original_images(app: AppBuild) -> list[str]:
+    """The build's bootable and debug image."""
+    image = Path(app.link_cmd).with_name(Path(app.link_cmd).name.removesuffix(".dbg.cmd"))
+    return [str(image), f"{image}.dbg"]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What every stage's task generator is given: the apps, where outputs go, the
+    planner's options and the run's switches."""
+
+    apps: list[AppBuild]
+    layout: OutputLayout
+    options: PlanOptions
+    verbose: bool = False
+    seed: int = 0
+    replan: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.apps]
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, list[str]]:
+        """Every file a stage reads from each build (read once)."""
+        return {app.name: recorded_inputs(app) for app in self.apps}
+
+    def facts(self, app: str) -> Path:
+        """The app's object facts the later stages read: extract's, or under
+        ``--aslr`` the pic stage's."""
+        return self.layout.pic(app) if self.options.aslr else self.layout.extract(app)
+
+    def placed(self, app: str) -> Path:
+        """What lds, relink and verify follow: the plan slice, or under ``--aslr 2``
+        the map that places the slice's libraries for this image."""
+        return (self.layout.aslr_map(app) if self.options.moving
+                else self.layout.plan_slice(app))
+
+    @property
+    def log(self) -> Callable[[str], None] | None:
+        return log_command if self.verbose else None
