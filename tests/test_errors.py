@@ -111,7 +111,7 @@ def test_unexpected_error_outside_tasks_is_one_line(tmp_path: Path, capsys):
     (out / "report.json").write_text('{"made_from": {}}')  # current, but no figures
     code, line = one_line(capsys, "report", "-w", str(tmp_path), "-o", str(out))
     assert code == INTERNAL
-    assert "KeyError" in line and "report_view.py" in line
+    assert "KeyError" in line and "views/report.py" in line
 
 
 @pytest.mark.parametrize(("option", "name"), [("--aslr-map", "aslr-map"),
