@@ -71,12 +71,34 @@ def internal_error_line(exc: BaseException) -> str:
             f"traceback)").replace("\n", " ")
 
 
+# Words of a line that says why a tool failed (gcc, ld, objcopy, QEMU).
+_CAUSE_WORDS = ("error", "undefined", "cannot", "overlaps", "truncated", "multiple definition",
+                "no such file", "not found", "fatal", "invalid", "unrecognized")
+
+
+def _is_context(line: str) -> bool:
+    """A line that only says where the next one happened (ld's "in function 'f':")."""
+    low = line.lower()
+    return line.endswith(":") and ("in function" in low or low.startswith("in file included")
+                                   or ": in " in low)
+
+
 def first_error_line(output: str, fallback: str = "no message") -> str:
-    """The line of a tool's output that says what went wrong: the first that mentions
-    an error, skipping gcc's "collect2: error: ld returned 1" summary; else the first
-    line that is not a warning (ld says "section .bss VMA ... overlaps" plainly)."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    telling = [ln for ln in lines if not ln.startswith("collect2:")
-               and any(w in ln.lower() for w in ("error", "undefined", "cannot", "overlaps"))]
-    plain = [ln for ln in lines if "warning:" not in ln.lower() and not ln.startswith("collect2:")]
-    return (telling or plain or lines or [fallback])[0]
+    """The line of a tool's output that says what went wrong, with the line before it
+    when that only says where (ld's "in function 'f':"), and how many more causes
+    like it followed. gcc's "collect2: error: ld returned 1" summary is never the
+    cause; without a telling line, the first that is not a warning (ld says "section
+    .bss VMA ... overlaps" plainly)."""
+    every = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    lines = [ln for ln in every if not ln.startswith("collect2:")]
+    causes = [i for i, ln in enumerate(lines) if not _is_context(ln)
+              and any(w in ln.lower() for w in _CAUSE_WORDS)]
+    if causes:
+        first = causes[0]
+        line = lines[first]
+        if first > 0 and _is_context(lines[first - 1]):
+            line = f"{lines[first - 1]} {line}"
+        more = len(causes) - 1
+        return line + (f" (and {more} more like it)" if more else "")
+    plain = [ln for ln in lines if "warning:" not in ln.lower()]
+    return (plain or every or [fallback])[0]
