@@ -10,12 +10,12 @@ from spacer.core.errors import SpacerError
 from spacer.run.loader import hold_output_lock, namespace, selected_apps
 from spacer.run.settings import settings_from_vars
 
-try:  # a bad workspace or variable is one line, as with `spacer align`
+try:  # a bad workspace, variable or output folder is one line, as with `spacer align`
     _settings = settings_from_vars(get_var)
     if not _settings.demo:
         selected_apps(_settings)
+    globals().update(namespace(_settings))
+    hold_output_lock(_settings, sys.argv)  # one run per output folder, as `spacer align`
 except SpacerError as _err:
     print(f"spacer: {_err.line()}", file=sys.stderr)
     sys.exit(_err.exit_code)
-globals().update(namespace(_settings))
-hold_output_lock(_settings, sys.argv)  # one run per output folder, as `spacer align`

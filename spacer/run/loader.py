@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from doit import create_after
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
-from spacer.core.outputs.outdir import OutputBusy, acquire, output_lock, remove_leftovers
+from spacer.core.outputs.outdir import (
+    acquire,
+    make_output_folder,
+    output_lock,
+    remove_leftovers,
+)
 from spacer.core.outputs.paths import OutputLayout
 from spacer.core.planner.model import PlanOptions
 from spacer.core.readers.workspace import AppBuild, check_output_folder, find_apps, select_apps
@@ -67,7 +71,7 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
         tasks["task_fleet"] = task_fleet
     if settings.demo or settings.workspace.is_dir():  # never create a missing workspace
         check_output_folder(settings.out_dir, selected_apps(settings))
-        settings.out_dir.mkdir(parents=True, exist_ok=True)
+        make_output_folder(settings.out_dir)
     return tasks
 
 
@@ -129,15 +133,12 @@ _READ_ONLY_COMMANDS = {"list", "info", "help", "tabcompletion", "dumpdb"}
 
 def hold_output_lock(settings: Settings, argv: list[str]) -> None:
     """For ``doit`` (dodo.py): take the output folder's lock for the rest of this
-    process, unless doit only reads (``doit list``); exit 2 with one line if another
-    run holds it."""
+    process, unless doit only reads (``doit list``). :class:`OutputBusy` if another
+    run holds it, :class:`BadInput` if the folder cannot be written: dodo.py says
+    either in one line."""
     if _held or any(a in _READ_ONLY_COMMANDS for a in argv[1:]):
         return
     if not (settings.demo or settings.workspace.is_dir()):
         return  # the tasks report the missing workspace
-    try:
-        _held.append(acquire(settings.out_dir))
-    except OutputBusy as exc:
-        print(f"spacer: {exc.line()}", file=sys.stderr)
-        raise SystemExit(exc.exit_code) from None
+    _held.append(acquire(settings.out_dir))
 

@@ -38,11 +38,23 @@ class OutputBusy(BadInput):
     """Another run holds the output folder's lock."""
 
 
+def make_output_folder(out_dir: Path) -> None:
+    """Create ``out_dir`` if missing; :class:`BadInput` with one line when it cannot be
+    created or written (a read-only file system or folder), before any work."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666))
+    except OSError as exc:
+        raise BadInput(f"cannot write the output folder ({exc.strerror})", out_dir,
+                       "give -o a folder you can write") from None
+
+
 def acquire(out_dir: Path) -> int:
     """Take ``out_dir``'s lock without waiting; the open descriptor holds it (close it,
     or exit, to release). :class:`OutputBusy` when another run holds it."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out_dir)
     fd = os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
