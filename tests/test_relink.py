@@ -188,3 +188,19 @@ def test_incomplete_copy_is_refused(small_fleet, tmp_path: Path, capsys):
     lines = [ln for ln in err.splitlines() if ln.startswith("spacer:")]
     assert code == BAD_INPUT and len(lines) == 1
     assert str(missing) in lines[0] and "copied" in lines[0]
+
+
+def test_copied_workspace_under_aslr_rebuilds_from_its_own_records(small_fleet, tmp_path: Path):
+    """--aslr 1 replays every object's .cmd chain: in a copy they name the old place, and
+    are mapped into the copy as the link's are; the images are the original's."""
+    ws1 = small_fleet["ws"]
+    code, _, failures = align(ws1, tmp_path / "out1", plan={"aslr": 1})
+    assert code == 0, failures
+    ws2 = tmp_path / "copy"
+    shutil.copytree(ws1, ws2, symlinks=True)
+    shutil.rmtree(ws1)  # the copy needs nothing of the original
+    code, _, failures = align(ws2, tmp_path / "out2", plan={"aslr": 1})
+    assert code == 0, failures
+    for image in (tmp_path / "out1" / "apps").glob("*/*_qemu-x86_64"):
+        copy = tmp_path / "out2" / image.relative_to(tmp_path / "out1")
+        assert copy.read_bytes() == image.read_bytes(), image.name

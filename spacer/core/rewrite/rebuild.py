@@ -24,7 +24,7 @@ from pathlib import Path
 
 from spacer.core.errors import BadInput
 from spacer.core.programs import run_argv
-from spacer.core.readers.recipe import read_cmd, substitute
+from spacer.core.readers.recipe import moved_roots, read_cmd, relocate, substitute
 
 # local-exec TLS: a static image's thread-local variables sit at link-time offsets
 # from the thread pointer, as in the -fno-PIC original; the general-dynamic model
@@ -138,8 +138,14 @@ class Rebuilder:
         if argv and argv[0] == "":
             argv = argv[1:]
         out = _output_of(argv, cmd_file)
-        if out is None or self._abs(out) != original:
+        if out is None:
             raise BadInput("the recorded command does not write this object", cmd_file)
+        if self._abs(out) != original:
+            # A copied or moved build: its records name the old place (as the link's).
+            argv = relocate(argv, moved_roots(str(self._abs(out)), cmd_file))
+            out = _output_of(argv, cmd_file)
+            if out is None or self._abs(out) != original:
+                raise BadInput("the recorded command does not write this object", cmd_file)
         mapping = {str(original): str(self.target(original))}
         inputs: list[Path] = []
         if not is_compile(argv):
