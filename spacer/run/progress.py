@@ -64,6 +64,18 @@ def _failure(task_name: str, fail) -> Failure:
     return Failure(f"{task_name}: {line}", code, "".join(getattr(fail, "traceback", "") or ""))
 
 
+def doit_verbosity(argv: list[str]) -> int:
+    """``doit --verbosity N`` / ``-v N`` as given on the command line (doit hands its
+    reporter only the failure verbosity); 1, doit's default, when absent."""
+    for i, arg in enumerate(argv):
+        for flag in ("--verbosity", "-v"):
+            if arg == flag and i + 1 < len(argv) and argv[i + 1].isdigit():
+                return int(argv[i + 1])
+            if arg.startswith((f"{flag}=", flag)) and arg[len(flag):].lstrip("=").isdigit():
+                return int(arg[len(flag):].lstrip("="))
+    return 1
+
+
 def stage_of(task_name: str) -> str:
     """The stage a task belongs to: its basename (``relink:hello`` -> ``relink``)."""
     return task_name.split(":", 1)[0]
@@ -131,7 +143,7 @@ class RichReporter:
         self.console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
         style = RichReporter.style
         if style == "auto":
-            if (options or {}).get("verbosity", 1) >= 2:
+            if doit_verbosity(sys.argv) >= 2:
                 style = "verbose"
             else:
                 style = "live" if self.console.is_terminal else "plain"
@@ -220,11 +232,17 @@ class RichReporter:
             if stage.done and not stage.reported:
                 self._stage_ended(name, stage)
         self._stop()
-        ran = len(RichReporter.executed)
-        fresh = sum(s.up_to_date for s in RichReporter.stages.values())
+        # The figures the stage lines add up to: a task an interruption stopped
+        # started but did not run to its end.
+        stages = RichReporter.stages.values()
+        ran = sum(s.run for s in stages)
+        fresh = sum(s.up_to_date for s in stages)
+        stopped = sum(len(s.running) for s in stages)
         failed = len(RichReporter.failures)
         took = time.perf_counter() - self.begun
         summary = f"{ran} task(s) run, {fresh} up to date"
+        if stopped:
+            summary += f", {stopped} stopped"
         if failed:
             summary += f", {failed} failed"
         self.console.print(f"[dim]{summary} in {took:.1f} s[/]")
