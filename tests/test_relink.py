@@ -12,7 +12,7 @@ import pytest
 from conftest import APPS
 
 from spacer.cli import main
-from spacer.core import programs as link
+from spacer.core.stages import relink as link
 from spacer.core.errors import BAD_INPUT, EXTERNAL
 from spacer.demo.build import build_fleet
 from spacer.demo.scripts import multiboot
