@@ -11,6 +11,7 @@ shows here.
 from __future__ import annotations
 
 import copy
+import json
 from collections import defaultdict
 from itertools import pairwise
 
@@ -185,8 +186,13 @@ def test_every_shared_variant_has_one_address(extracts, opts):
 @given(fleets(), options)
 def test_same_input_same_plan(extracts, opts):
     again = copy.deepcopy(extracts)
-    assert plan_fleet(extracts, opts) == plan_fleet(again, opts)
+    layout = plan_fleet(extracts, opts)
+    assert layout == plan_fleet(again, opts)
     assert extracts == again, "the planner does not modify its input"
+    # What the stages write is what the next stage reads back.
+    assert Layout.from_json(json.loads(json.dumps(layout.to_json()))) == layout
+    for facts in extracts:
+        assert AppFacts.from_json(json.loads(json.dumps(facts.to_json()))) == facts
 
 
 def _fleet(sizes: dict[str, int]) -> list[AppFacts]:
