@@ -17,13 +17,19 @@ from spacer.core.errors import INTERNAL, SpacerError, internal_error_line
 from spacer.engine.workers import task_action
 
 
-def failing_as_one_line(fn: Callable[..., object]) -> Callable[..., object]:
-    """A doit action calling ``fn`` that reports failures as described above."""
-    @functools.wraps(fn)
-    def action(*args):
+class OneLine:
+    """A doit action calling ``fn`` that reports failures as described above. A class,
+    not a closure, so that doit can pickle it for a ``-j`` worker (tasks created after
+    the workers started, like the demo's pipeline after its fleet, travel pickled)."""
+
+    def __init__(self, fn: Callable[..., object]):
+        self.fn = fn
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args):
         try:
             with task_action():
-                fn(*args)
+                result = self.fn(*args)
         except SpacerError as err:
             fail = TaskFailed(err.line())
             fail.exit_code = err.exit_code
@@ -32,5 +38,10 @@ def failing_as_one_line(fn: Callable[..., object]) -> Callable[..., object]:
             fail = TaskError(internal_error_line(exc), exc)
             fail.exit_code = INTERNAL
             return fail
-        return None
-    return action
+        # A dict is what doit saves as the task's values (calc_dep reads them).
+        return result if isinstance(result, dict) else None
+
+
+def failing_as_one_line(fn: Callable[..., object]) -> Callable[..., object]:
+    """A doit action calling ``fn`` that reports failures as described above."""
+    return OneLine(fn)

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from doit import create_after
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
@@ -20,7 +21,7 @@ from spacer.core.readers.workspace import AppBuild, check_output_folder, find_ap
 from spacer.engine.workers import install as _install_runner
 from spacer.run.progress import Failure, RichReporter
 from spacer.run.settings import DOIT_VARIABLES, Settings
-from spacer.tasks.align import align_tasks
+from spacer.tasks.align import STAGES, align_tasks
 from spacer.tasks.common import Pipeline
 from spacer.tasks.fleet import fleet_tasks
 
@@ -54,6 +55,10 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
                             settings.replan)
         yield from align_tasks(pipeline, relink_only, tuple(DOIT_VARIABLES))
 
+    if settings.demo:
+        # The demo's build facts (file_dep) exist once the fleet is built: create the
+        # pipeline's tasks after it, so the first run records them as a rerun sees them.
+        task_align = create_after(executed="fleet", creates=list(STAGES))(task_align)
     tasks = {"task_align": task_align,
              "DOIT_CONFIG": {"dep_file": str(settings.dep_file), "backend": "json",
                              "default_tasks": ["align"], "verbosity": 2 if settings.verbose else 1,

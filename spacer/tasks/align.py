@@ -17,6 +17,12 @@ from spacer.tasks import aslr, extract, lds, pic, plan, relink, report, symbols,
 from spacer.tasks.common import Pipeline, versioned
 
 
+# Every basename the pipeline's tasks use (doit must know them before a delayed
+# creation: ``doit align`` on the demo creates them after the fleet is built).
+STAGES = ("extract", "pic", "symbols", "plan", "aslr", "_objects", "lds", "relink", "verify",
+          "report", "align")
+
+
 def align_tasks(p: Pipeline, relink_only: bool = False,
                 variables: tuple[str, ...] = ()) -> Iterator[dict]:
     yield from versioned(_align_tasks(p, relink_only, variables))

@@ -15,7 +15,8 @@ from doit.tools import config_changed
 from spacer.core.outputs.paths import OutputLayout, debug_image, image_path
 from spacer.core.planner.model import PlanOptions
 from spacer.core.readers.workspace import AppBuild
-from spacer.core.stages.extract import recorded_inputs
+from spacer.core.stages.extract import recorded_inputs, recorded_objects
+from spacer.core.stages.pic import pic_outputs
 from spacer.engine.failures import failing_as_one_line
 
 PIPELINE = Path(__file__).resolve().parent.parent
@@ -83,10 +84,22 @@ class Pipeline:
         """Every file a stage reads from each build (read once)."""
         return {app.name: recorded_inputs(app) for app in self.apps}
 
+    @functools.cached_property
+    def objects(self) -> dict[str, list[str]]:
+        """The objects each build's link names (none while it cannot be read)."""
+        return {app.name: recorded_objects(app) for app in self.apps}
+
     def facts(self, app: str) -> Path:
         """The app's object facts the later stages read: extract's, or under
         ``--aslr`` the pic stage's."""
         return self.layout.pic(app) if self.options.aslr else self.layout.extract(app)
+
+    def linked_objects(self, app: str) -> list[str]:
+        """The objects the app's facts describe: the build's, or under ``--aslr`` the
+        pic stage's copies with tables."""
+        if not self.options.aslr:
+            return self.objects[app]
+        return pic_outputs(self.objects[app], self.layout.pic_dir(app))[::2]
 
     def placed(self, app: str) -> Path:
         """What lds, relink and verify follow: the plan slice, or under ``--aslr 2``

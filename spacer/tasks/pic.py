@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from spacer.core.stages.pic import run_pic
+from spacer.core.stages.pic import pic_inputs, pic_outputs, run_pic
 from spacer.tasks.common import Pipeline, group, one_line
 
 # What changes a rebuilt object: the compile flags are spacer's own (core.rewrite),
@@ -17,9 +17,12 @@ def tasks(p: Pipeline) -> Iterator[dict]:
     yield group("pic", "rebuild each app's libraries as position-independent code with "
                 "indirection tables (--aslr 1, 2)")
     for app in p.apps:
+        out = p.layout.pic_dir(app.name)
         yield {"basename": "pic", "name": app.name,
                "actions": [(one_line(run_pic), [p.layout.extract(app.name),
-                                                p.layout.pic(app.name),
-                                                p.layout.pic_dir(app.name), p.log])],
-               "file_dep": [str(p.layout.extract(app.name))],
-               "targets": [str(p.layout.pic(app.name))], "config": SETTINGS, "clean": True}
+                                                p.layout.pic(app.name), out, p.log])],
+               # The records, sources and configuration the rebuild reads, too.
+               "file_dep": [str(p.layout.extract(app.name)), *pic_inputs(app)],
+               "targets": [str(p.layout.pic(app.name)),
+                           *pic_outputs(p.objects[app.name], out)],
+               "config": SETTINGS, "clean": True}

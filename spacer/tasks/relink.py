@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from spacer.core.stages.relink import run_relink
+from spacer.core.stages.relink import linked_objects, run_relink
 from spacer.tasks.common import Pipeline, group, one_line
 
 SETTINGS: dict = {}
 
 
+def objects_task(app: str) -> str:
+    """The hidden task that lists the objects ``app``'s slice links (a ``calc_dep``)."""
+    return f"_objects:{app}"
+
+
 def tasks(p: Pipeline) -> Iterator[dict]:
+    for app in p.apps:
+        yield {"basename": "_objects", "name": app.name,
+               "actions": [(one_line(linked_objects), [p.placed(app.name)])],
+               "file_dep": [str(p.placed(app.name))]}
     yield group("relink", "relink each app and run its post-link steps")
     for app in p.apps:
         image = p.layout.image(app)
@@ -22,4 +31,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                                                    p.layout.app_dir(app.name), p.log])],
                "file_dep": [str(p.layout.extract(app.name)), str(p.placed(app.name)),
                             str(p.layout.script(app.name)), *p.inputs[app.name]],
+               "calc_dep": [objects_task(app.name)],
                "targets": [str(image), f"{image}.dbg", f"{image}.map"], "clean": True}

@@ -15,5 +15,9 @@ def tasks(p: Pipeline) -> Iterator[dict]:
            "file_dep": [str(p.layout.verify(n)) for n in p.names]
            + [str(p.layout.symbols(n)) for n in p.names]
            + [path for a in p.apps for path in original_images(a)]
-           + [str(p.layout.image(a)) for a in p.apps] + [str(p.layout.layout)],
+           + [str(p.layout.image(a)) for a in p.apps] + [str(p.layout.layout)]
+           # It reads each app's recipe and slice, and under --aslr 2 its map, too.
+           + [str(p.layout.extract(n)) for n in p.names]
+           + [str(p.layout.plan_slice(n)) for n in p.names]
+           + ([str(p.layout.aslr_map(n)) for n in p.names] if p.options.moving else []),
            "targets": [str(p.layout.report), str(p.layout.manifest)], "clean": True}

@@ -17,5 +17,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
         yield {"basename": "symbols", "name": app.name,
                "actions": [(one_line(run_symbols), [p.facts(app.name),
                                                     p.layout.symbols(app.name)])],
-               "file_dep": [str(p.facts(app.name))],
+               "file_dep": [str(p.facts(app.name)), *p.linked_objects(app.name)],
                "targets": [str(p.layout.symbols(app.name))], "clean": True}

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from spacer.core.stages.verify import run_verify
 from spacer.tasks.common import Pipeline, group, one_line
+from spacer.tasks.relink import objects_task
 
 SETTINGS: dict = {}
 
@@ -20,4 +21,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                                                    p.layout.verify(app.name)])],
                "file_dep": [str(p.placed(app.name)), str(image), f"{image}.dbg",
                             f"{image}.map", *p.inputs[app.name]],
+               "calc_dep": [objects_task(app.name)],
                "targets": [str(p.layout.verify(app.name))], "clean": True}

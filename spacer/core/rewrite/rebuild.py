@@ -75,6 +75,29 @@ def _output_of(argv: list[str], cmd_file: Path) -> str | None:
     return None
 
 
+_SOURCE_SUFFIXES = (".c", ".S", ".s", ".cc", ".cpp")
+
+
+def dependency_file(argv: list[str]) -> str | None:
+    """The make-style dependency list a compile wrote (``-Wp,-MD,F``, ``-MF F``)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(("-Wp,-MD,", "-Wp,-MMD,")):
+            return arg.split(",", 2)[2]
+        if arg == "-MF" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def read_dependency_file(path: Path) -> list[str]:
+    """The files a make-style dependency list names (``target: a b \\``)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    words = text.replace("\\\n", " ").split()
+    return [w for w in words if not w.endswith(":")]
+
+
 class Rebuilder:
     """Replays the recorded chains of one build into ``out_root``."""
 
@@ -85,6 +108,7 @@ class Rebuilder:
         self.out_root = Path(out_root)
         self.log = log
         self.steps: dict[Path, _Step] = {}  # original output -> its replay
+        self.read: set[Path] = set()  # the records and sources the replay reads
 
     def target(self, original: Path) -> Path:
         """Where the rebuilt copy of ``original`` goes: the same relative place."""
@@ -107,6 +131,7 @@ class Rebuilder:
                            "independent code", original,
                            "rebuild the unikernel with make so its .cmd files exist, or use --aslr 0")
         commands = read_cmd(cmd_file)
+        self.read.add(cmd_file)
         if len(commands) != 1:
             raise BadInput(f"expected one command, found {len(commands)}", cmd_file)
         argv = commands[0]
@@ -124,10 +149,20 @@ class Rebuilder:
                     mapping[str(path)] = str(self.plan(path))
                     inputs.append(path)
         else:
+            self._note_sources(argv)
             argv = pic_flags(argv)
         self.steps[original] = _Step(substitute(tuple(argv), mapping, str(self.cwd)),
                                      self.target(original), inputs)
         return self.target(original)
+
+    def _note_sources(self, argv: list[str]) -> None:
+        """What a compile reads: its source, and the headers of the dependency list the
+        build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``)."""
+        named = [a for a in argv[1:] if a.endswith(_SOURCE_SUFFIXES) and not a.startswith("-")]
+        deps = dependency_file(argv)
+        if deps is not None:
+            named += read_dependency_file(self._abs(deps))
+        self.read.update(p for p in map(self._abs, named) if p.is_file())
 
     def _abs(self, arg: str) -> Path:
         p = Path(arg)

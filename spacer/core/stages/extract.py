@@ -70,6 +70,17 @@ def image_sections(path: Path) -> dict[str, list[int]]:
             raise BadInput(f"not a valid ELF image ({exc})", path, "rebuild the unikernel") from None
 
 
+INTERPRETERS = ("python", "sh", "bash", "perl")
+
+
+def recorded_objects(app: AppBuild) -> list[str]:
+    """The objects ``app``'s recorded link names; none while it cannot be read."""
+    try:
+        return list(read_link_recipe(Path(app.link_cmd), Path(app.app_dir)).objects)
+    except SpacerError:
+        return []
+
+
 def recorded_inputs(app: AppBuild) -> list[str]:
     """Every file the pipeline reads from ``app``'s build, as its recorded commands
     name them: the objects, the linker scripts and the post-link programs. Empty when
@@ -81,10 +92,12 @@ def recorded_inputs(app: AppBuild) -> list[str]:
         return []
     tools = []
     for step in recipe.postlink:
-        program = Path(step.argv[0])
-        program = program if program.is_absolute() else Path(recipe.cwd) / program
-        if program.is_file():
-            tools.append(str(program))
+        # The program, and the script an interpreter runs (the demo's multiboot step).
+        runs = step.argv[:2] if Path(step.argv[0]).name.startswith(INTERPRETERS) else step.argv[:1]
+        for arg in runs:
+            program = Path(arg) if Path(arg).is_absolute() else Path(recipe.cwd) / arg
+            if program.is_file():
+                tools.append(str(program))
     scripts = [path for _, path in recipe.scripts]
     return sorted({*recipe.objects, *scripts, *tools, *(s.cmd_file for s in recipe.postlink
                                                         if Path(s.cmd_file).is_file())})

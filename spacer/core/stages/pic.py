@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from spacer.core.errors import SpacerError
 from spacer.core.formats.facts import AppFacts, DirectCopy, read_facts
 from spacer.core.formats.slices import Table
 from spacer.core.outputs.atomic import write_json_atomic
 from spacer.core.readers.placement import find_anchors
+from spacer.core.readers.recipe import read_link_recipe
+from spacer.core.readers.workspace import AppBuild
 from spacer.core.rewrite.indirect import redirect_got, table_symbol
 from spacer.core.rewrite.rebuild import Rebuilder
 from spacer.core.rewrite.strings import configured_last, configured_values
@@ -74,3 +77,26 @@ def run_pic(extract_file: Path, out: Path, objects_dir: Path,
     """The app's libraries rebuilt position-independent, with their facts (``--aslr``)."""
     write_json_atomic(out, pic_app(read_facts(extract_file), objects_dir, log=log).to_json(),
                       only_if_changed=True)
+
+
+def pic_inputs(app: AppBuild) -> list[str]:
+    """Every file the pic stage of ``app`` reads from its build besides the objects:
+    the recorded commands of each object's chain, the compiled sources (and their
+    headers where the build recorded a dependency list), and the configuration.
+    Empty when the build cannot be read yet: the stage says why when it runs."""
+    try:
+        recipe = read_link_recipe(Path(app.link_cmd), Path(app.app_dir))
+        rebuilder = Rebuilder(Path(app.build_dir), Path(recipe.cwd), Path("/nonexistent"))
+        for path in recipe.objects:
+            rebuilder.plan(Path(path))
+    except SpacerError:
+        return []
+    build_dir = Path(app.build_dir)
+    config = [p for p in (build_dir / "config", build_dir.parent / ".config") if p.is_file()]
+    return sorted({*map(str, rebuilder.read), *map(str, config[:1])})
+
+
+def pic_outputs(objects: list[str], out_root: Path) -> list[str]:
+    """The objects the pic stage writes for the build objects ``objects``: the copy
+    with tables, and the one with direct calls (:func:`pic_app`)."""
+    return [str(out_root / kind / Path(p).name) for p in objects for kind in ("objects", "direct")]

@@ -68,3 +68,10 @@ def relink(facts: AppFacts, piece: Slice, script: Path, out_dir: Path,
 def run_relink(facts_file: Path, slice_file: Path, script: Path, out_dir: Path,
                log: Callable[[str], None] | None = None) -> None:
     relink(read_facts(facts_file), read_slice(slice_file), script, out_dir, log)
+
+
+def linked_objects(slice_file: Path) -> dict:
+    """The objects the slice links (another app's under ``--copy-objs``, spacer's
+    rebuilt copies under ``--aslr``), as doit's ``calc_dep`` values: relink and verify
+    read them."""
+    return {"file_dep": sorted(set(read_slice(slice_file).objects.values()))}
