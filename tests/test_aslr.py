@@ -15,7 +15,9 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 
+from spacer.core.formats.facts import AppFacts, ObjectFacts
 from spacer.core.readers.objects import read_relocations
+from spacer.core.readers.recipe import LinkRecipe
 from spacer.core.rewrite.indirect import GOT_TYPES, R_X86_64_PC32, redirect_got, table_symbol
 from spacer.core.rewrite.rebuild import pic_flags
 from spacer.core.stages.symbols import app_symbols
@@ -269,14 +271,15 @@ def test_symbols_stage_names_direct_references_by_type(tmp_path: Path):
     obj = tmp_path / "libabs.o"
     subprocess.run(["gcc", "-O2", "-fno-pic", "-mcmodel=small", "-c", str(tmp_path / "abs.c"),
                     "-o", str(obj)], check=True)
-    facts = {"app": "t", "objects": [{"name": "libabs", "path": str(obj), "digest": "d",
-                                      "defined": ["addr", "table"], "kinds": {}}]}
-    refs = app_symbols(facts)["libraries"]["libabs"]
-    kinds = {(r["symbol"], r["type"]) for r in refs["direct"]}
+    recipe = LinkRecipe("t.dbg.cmd", str(tmp_path), ("gcc",), (str(obj),), (), "t.dbg", "t", ())
+    facts = AppFacts("t", str(tmp_path), recipe, {}, 0,
+                     [ObjectFacts(str(obj), "libabs", "d", {}, ["addr", "table"], 0)], {})
+    refs = app_symbols(facts).libraries["libabs"]
+    kinds = {(r.symbol, r.type) for r in refs.direct}
     assert ("target", "R_X86_64_64") in kinds
     assert ("data_word", "R_X86_64_32") in kinds
-    assert all(r["defined_by"] is None for r in refs["direct"])
-    assert refs["through_table"] == 0 and refs["table"] == []
+    assert all(r.defined_by is None for r in refs.direct)
+    assert refs.through_table == 0 and refs.table == []
 
 
 @pytest.fixture(scope="module")

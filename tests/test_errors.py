@@ -105,13 +105,26 @@ def test_internal_error_is_one_line_and_traceback_with_v(small_fleet, capsys, mo
     assert spacer_lines(err)[-1] == line
 
 
-def test_unexpected_error_outside_tasks_is_one_line(tmp_path: Path, capsys):
+def test_a_report_of_another_shape_is_refused_with_one_line(tmp_path: Path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "report.json").write_text('{"made_from": {}}')  # current, but no figures
+    (out / "report.json").write_text('{"made_from": {}}')  # no schema, no figures
+    code, line = one_line(capsys, "report", "-w", str(tmp_path), "-o", str(out))
+    assert code == BAD_INPUT
+    assert "report.json" in line and "spacer align again" in line
+
+
+def test_unexpected_error_outside_tasks_is_one_line(tmp_path: Path, capsys, monkeypatch):
+    from spacer.core.stages import report
+    from spacer.views import report as view
+
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(report, "check_report_current", lambda root: None)
+    monkeypatch.setattr(view, "read_report", lambda path: {"made_from": {}})  # a bug's dict
     code, line = one_line(capsys, "report", "-w", str(tmp_path), "-o", str(out))
     assert code == INTERNAL
-    assert "KeyError" in line and "views/report.py" in line
+    assert "AttributeError" in line and "views/report.py" in line
 
 
 @pytest.mark.parametrize(("option", "name"), [("--aslr-map", "aslr-map"),

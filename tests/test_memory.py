@@ -13,6 +13,7 @@ from tinyelf import PAGE, multiboot_image
 
 from spacer.bench import memory as bench_memory
 from spacer.core.errors import BAD_INPUT, BadInput, ExternalFailure, ToolMissing
+from spacer.core.formats.manifest import ImageFiles, Manifest, ManifestEntry
 from spacer.measure import fleet, frames, ksm
 from spacer.measure import guests as guest_mod
 
@@ -214,9 +215,7 @@ def test_bench_command_with_fake_sysfs(tmp_path: Path, sysfs: Path, tiny: dict[s
                                        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    entry = {s: {"image": str(tiny["a"]), "debug": str(tiny["a"])} for s in guest_mod.SETS}
-    other = {s: {"image": str(tiny["b"]), "debug": str(tiny["b"])} for s in guest_mod.SETS}
-    (out / "manifest.json").write_text(json.dumps({"apps": {"a": entry, "b": other}}))
+    _manifest(out, {"a": tiny["a"], "b": tiny["b"]})
     before = ksm.snapshot(sysfs)
     rc = bench_memory.main(["memory", "-w", str(tmp_path), "-o", str(out), "--instances", "1",
                             "--json", "--sysfs", str(sysfs), "--timeout", "0.2"])
@@ -354,8 +353,7 @@ def test_guests_die_with_spacer(tiny: dict[str, Path], tmp_path: Path, how: str)
     before = ksm.snapshot(root)
     out = tmp_path / "out"
     out.mkdir()
-    entry = {s: {"image": str(tiny["a"]), "debug": str(tiny["a"])} for s in guest_mod.SETS}
-    (out / "manifest.json").write_text(json.dumps({"apps": {"a": entry, "b": entry}}))
+    _manifest(out, {"a": tiny["a"], "b": tiny["a"]})
     env = {**os.environ, "PYTHONPATH": str(Path(fleet.__file__).parents[2])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "spacer.bench.memory", "memory", "-w", str(tmp_path), "-o",
@@ -439,9 +437,9 @@ def test_sweep_steps_ascend_and_fit_the_manifest(tmp_path: Path) -> None:
 
 def _manifest(out: Path, images: dict[str, Path]) -> None:
     out.mkdir(exist_ok=True)
-    apps = {name: {s: {"image": str(img), "debug": str(img)} for s in guest_mod.SETS}
-            for name, img in images.items()}
-    (out / "manifest.json").write_text(json.dumps({"apps": apps}))
+    files = {name: ImageFiles(str(img), str(img)) for name, img in images.items()}
+    manifest = Manifest({name: ManifestEntry(f, f) for name, f in files.items()})
+    (out / "manifest.json").write_text(json.dumps(manifest.to_json()))
 
 
 @needs_qemu

@@ -1,22 +1,28 @@
 """Properties of the planner over random synthetic fleets and every option set.
 
-The fleets are extract dicts in the shape :func:`spacer.core.stages.extract.extract_app`
-produces: per app its objects (name, content digest, per-kind sections with size and
-alignment, symbols referred to and defined), the anchors of the platform script and
-where they began in the original image.
+The fleets are :class:`~spacer.core.formats.facts.AppFacts`, as
+:func:`spacer.core.stages.extract.extract_app` produces them: per app its objects
+(name, content digest, per-kind sections with size and alignment, symbols referred
+to and defined), the anchors of the platform script and where they began in the
+original image. They are built from the dataclasses, so a change of the format
+shows here.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections import defaultdict
 from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spacer.core.formats.facts import AppFacts, KindFacts, ObjectFacts
+from spacer.core.formats.layout import Layout
 from spacer.core.planner.plan import PlanOptions, plan_fleet
-from spacer.core.readers.placement import KINDS, TLS_KINDS
+from spacer.core.readers.placement import KINDS, TLS_KINDS, Anchor
+from spacer.core.readers.recipe import LinkRecipe
 from spacer.core.sharing.pages import PAGE_SIZE as PAGE
 
 TEXT_START = 0x100000
@@ -40,37 +46,46 @@ def variants(draw, lib: str) -> dict:
     return {"kinds": kinds, "refs": refs, "defined": [f"{lib}_fn"]}
 
 
-def _object(app: str, lib: str, digest: str, variant: dict) -> dict:
+def _object(app: str, lib: str, digest: str, variant: dict) -> ObjectFacts:
     kinds = {}
     for kind, part in variant["kinds"].items():
-        kinds[kind] = {"sections": [KINDS[kind]], "size": part["size"], "align": part["align"],
-                       "solid": part["size"], "keep": kind not in ("text", "rodata"),
-                       "refs": [r for r in variant["refs"] if r != f"{lib}_fn"]}
-    return {"path": f"/ws/apps/{app}/build/{lib}.o", "name": lib, "digest": digest,
-            "kinds": kinds, "defined": list(variant["defined"])}
+        kinds[kind] = KindFacts(sections=[KINDS[kind]], size=part["size"], align=part["align"],
+                                solid=part["size"], keep=kind not in ("text", "rodata"),
+                                refs=[r for r in variant["refs"] if r != f"{lib}_fn"])
+    return ObjectFacts(path=f"/ws/apps/{app}/build/{lib}.o", name=lib, digest=digest,
+                       kinds=kinds, defined=list(variant["defined"]), head=0)
+
+
+def _app(app: str, objects: list[ObjectFacts], head: int) -> AppFacts:
+    build = f"/ws/apps/{app}/build"
+    recipe = LinkRecipe(f"{build}/{app}.dbg.cmd", "/ws", ("gcc",),
+                        tuple(o.path for o in objects), (("dT", "/ws/link64.lds"),),
+                        f"{build}/{app}.dbg", f"{build}/{app}", ())
+    anchors, addresses = _anchors(objects, head)
+    return AppFacts(app=app, build_dir=build, recipe=recipe, anchors=anchors, text_head=head,
+                    objects=objects, anchor_addresses=addresses)
 
 
 def _align_up(x: int, a: int) -> int:
     return -(-x // a) * a
 
 
-def _anchors(objects: list[dict], head: int) -> tuple[dict, dict]:
+def _anchors(objects: list[ObjectFacts], head: int) -> tuple[dict, dict]:
     """Anchors of a Unikraft-like default script, and addresses that follow the
     image's content in script order."""
     order = ("text", "rodata", "eh_frame", "tdata", "tbss", "data", "bss")
-    anchors = {k: {"kind": k, "output": KINDS[k], "split": 0 if k != "text" else 2}
-               for k in order}
+    anchors = {k: Anchor(k, KINDS[k], 0 if k != "text" else 2) for k in order}
     addresses, at = {}, TEXT_START
     for kind in order:
         addresses[kind] = at
-        size = sum(o["kinds"][kind]["size"] + o["kinds"][kind]["align"]
-                   for o in objects if kind in o["kinds"])
+        size = sum(o.kinds[kind].size + o.kinds[kind].align
+                   for o in objects if kind in o.kinds)
         at = _align_up(at + size + (head if kind == "text" else 0) + 64, PAGE)
     return anchors, addresses
 
 
 @st.composite
-def fleets(draw) -> list[dict]:
+def fleets(draw) -> list[AppFacts]:
     libs = draw(st.lists(st.sampled_from(LIBS), min_size=1, max_size=len(LIBS), unique=True))
     pool = {lib: draw(st.lists(variants(lib), min_size=1, max_size=3)) for lib in libs}
     n_apps = draw(st.integers(2, 6))
@@ -85,10 +100,7 @@ def fleets(draw) -> list[dict]:
             objects.append(_object(app, lib, f"{lib}:{v}", pool[lib][v]))
         own = draw(variants(app))
         objects.append(_object(app, f"app{app}", f"app{app}:own", own))
-        head = draw(st.integers(0, 2 * PAGE))
-        anchors, addresses = _anchors(objects, head)
-        extracts.append({"app": app, "objects": objects, "anchors": anchors,
-                         "anchor_addresses": addresses, "text_head": head})
+        extracts.append(_app(app, objects, draw(st.integers(0, 2 * PAGE))))
     return extracts
 
 
@@ -101,23 +113,22 @@ FAST = settings(max_examples=80, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def placed_parts(layout: dict, extracts: list[dict]):
+def placed_parts(layout: Layout, extracts: list[AppFacts]):
     """(app, kind, lib, digest, start, end, align, slot) for every library part placed;
     ``start`` is an address, or for TLS kinds an offset in the TLS block."""
-    facts = {(e["app"], o["name"]): o for e in extracts for o in e["objects"]}
-    for app, piece in layout["slices"].items():
-        for kind, area in piece["areas"].items():
-            for slot in area["slots"]:
-                base = slot["address"] if slot["address"] is not None else slot["offset"]
-                groups = [(kind, slot["parts"]), ("eh_frame", slot.get("eh_parts", []))]
-                for part_kind, parts in groups:
+    facts = {(e.app, o.name): o for e in extracts for o in e.objects}
+    for app, piece in layout.slices.items():
+        for kind, area in piece.areas.items():
+            for slot in area.slots:
+                base = slot.address if slot.address is not None else slot.offset
+                for part_kind, parts in [(kind, slot.parts), ("eh_frame", slot.eh_parts)]:
                     for part in parts:
-                        obj = facts[(app, part["lib"])]
-                        assert obj["digest"] == part["digest"]
-                        size = obj["kinds"][part_kind]["size"]
-                        align = obj["kinds"][part_kind]["align"]
-                        start = base + part["offset"]
-                        yield app, part_kind, part["lib"], part["digest"], start, \
+                        obj = facts[(app, part.lib)]
+                        assert obj.digest == part.digest
+                        size = obj.kinds[part_kind].size
+                        align = obj.kinds[part_kind].align
+                        start = base + part.offset
+                        yield app, part_kind, part.lib, part.digest, start, \
                             start + size, align, slot, base
 
 
@@ -131,7 +142,7 @@ def test_libraries_that_meet_in_an_image_never_overlap(extracts, opts):
         space = kind if kind in TLS_KINDS else "address"
         spans[(app, space)].append((start, end, f"{lib} {kind}"))
         if kind not in TLS_KINDS:
-            assert base <= start and end <= base + slot["size"], (lib, kind, slot)
+            assert base <= start and end <= base + slot.size, (lib, kind, slot)
     for key, items in spans.items():
         items.sort()
         for (s1, e1, a), (s2, e2, b) in pairwise(items):
@@ -147,7 +158,7 @@ def test_every_slot_honours_alignment(extracts, opts):
         if opts.align and kind not in TLS_KINDS and kind != "eh_frame":
             assert base % PAGE == 0, (lib, kind, hex(base))
     if opts.loc is not None:
-        assert layout["areas"]["text"]["base"] == opts.loc
+        assert layout.areas["text"].base == opts.loc
 
 
 @FAST
@@ -163,8 +174,8 @@ def test_every_shared_variant_has_one_address(extracts, opts):
     # every library two or more images hold is placed in each of them
     count = defaultdict(set)
     for e in extracts:
-        for o in e["objects"]:
-            count[o["name"]].add(e["app"])
+        for o in e.objects:
+            count[o.name].add(e.app)
     for lib, apps in count.items():
         if len(apps) >= 2:
             placed = {a for (name, _), held in holders.items() if name == lib for a in held}
@@ -175,11 +186,16 @@ def test_every_shared_variant_has_one_address(extracts, opts):
 @given(fleets(), options)
 def test_same_input_same_plan(extracts, opts):
     again = copy.deepcopy(extracts)
-    assert plan_fleet(extracts, opts) == plan_fleet(again, opts)
+    layout = plan_fleet(extracts, opts)
+    assert layout == plan_fleet(again, opts)
     assert extracts == again, "the planner does not modify its input"
+    # What the stages write is what the next stage reads back.
+    assert Layout.from_json(json.loads(json.dumps(layout.to_json()))) == layout
+    for facts in extracts:
+        assert AppFacts.from_json(json.loads(json.dumps(facts.to_json()))) == facts
 
 
-def _fleet(sizes: dict[str, int]) -> list[dict]:
+def _fleet(sizes: dict[str, int]) -> list[AppFacts]:
     """Apps holding one shared library, ``libukhash``, whose code has the given size."""
     extracts = []
     for app, size in sizes.items():
@@ -189,9 +205,7 @@ def _fleet(sizes: dict[str, int]) -> list[dict]:
                    _object(app, f"app{app}", f"app{app}:own", {
                        "kinds": {"text": {"size": 100, "align": 16}}, "refs": [],
                        "defined": ["main"]})]
-        anchors, addresses = _anchors(objects, 0)
-        extracts.append({"app": app, "objects": objects, "anchors": anchors,
-                         "anchor_addresses": addresses, "text_head": 0})
+        extracts.append(_app(app, objects, 0))
     return extracts
 
 
@@ -201,7 +215,7 @@ def test_a_new_variant_too_big_for_its_slot_costs_its_own_pages():
     first = plan_fleet(_fleet({"a": 3000, "b": 3000}))
     grown = _fleet({"a": 3000, "b": 3000, "c": 3 * PAGE + 10})
     again = plan_fleet(grown, PlanOptions(), first)
-    (move,) = again["moves"]
-    assert move["unit"] == "libukhash" and move["apps"] == [] and "c links" in move["why"]
-    assert move["pages_lost"] == 4
-    assert again["slices"]["a"] == first["slices"]["a"]
+    (move,) = again.moves
+    assert move.unit == "libukhash" and move.apps == [] and "c links" in move.why
+    assert move.pages_lost == 4
+    assert again.slices["a"] == first.slices["a"]

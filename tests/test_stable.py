@@ -6,12 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
 from spacer.core.errors import BadInput
-from spacer.core.planner.plan import plan_fleet
+from spacer.core.formats.facts import AppFacts
+from spacer.core.formats.symbols import AppSymbols
+from spacer.core.outputs.atomic import write_json_atomic
+from spacer.core.outputs.paths import OutputLayout
+from spacer.core.planner.plan import PlanOptions
+from spacer.core.readers.recipe import LinkRecipe
+from spacer.core.stages.plan import run_plan
 from spacer.demo.apps import DEMO_APPS
 from spacer.demo.build import build_fleet
 from spacer.run.loader import run_tasks
@@ -97,12 +104,22 @@ def test_replan_reproduces_the_fresh_plan(small_fleet, tmp_path: Path):
     assert _images(out) == _images(fresh)
 
 
-def test_layout_of_another_version_is_refused():
-    extract = {"app": "a", "objects": [], "anchors": {}, "anchor_addresses": {},
-               "text_head": 0}
-    previous = {"version": 1, "options": plan_fleet.__defaults__[0].__dict__}
-    with pytest.raises(BadInput, match="--replan"):
-        plan_fleet([extract, {**extract, "app": "b"}], plan_fleet.__defaults__[0], previous)
+def test_layout_of_another_version_is_refused(tmp_path: Path):
+    """A previous layout.json of another format version stops the plan with one line
+    naming it, before anything is planned: --replan is the way out."""
+    recipe = LinkRecipe("/b/a.dbg.cmd", "/b", ("gcc",), (), (), "/b/a.dbg", "/b/a", ())
+    extract = AppFacts(app="a", build_dir="/b", recipe=recipe, anchors={}, text_head=0,
+                       objects=[], anchor_addresses={})
+    out = OutputLayout(tmp_path)
+    files = []
+    for app in ("a", "b"):
+        write_json_atomic(out.extract(app), replace(extract, app=app).to_json())
+        write_json_atomic(out.symbols(app), AppSymbols(app, {}).to_json())
+        files.append((out.extract(app), out.symbols(app)))
+    write_json_atomic(out.layout, {"version": 1, "options": asdict(PlanOptions())})
+    with pytest.raises(BadInput, match="--replan") as caught:
+        run_plan(*zip(*files, strict=True), PlanOptions(), out)
+    assert "format version 1" in caught.value.line() and str(out.layout) in caught.value.line()
 
 
 def _app_tasks(ran: list[str]) -> set[str]:

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from spacer.core.errors import INTERNAL, SpacerError
-from spacer.core.outputs.atomic import read_json, write_text_atomic
+from spacer.core.formats.report import read_report
+from spacer.core.outputs.atomic import write_text_atomic
 from spacer.run.settings import Settings
 
 SCHEMA = "spacer-bench-align/1"
@@ -81,10 +82,10 @@ def _peak_rss_mib() -> dict:
 
 
 def _sharing(out: Path) -> dict:
-    report = read_json(out / "report.json")
-    return {"ro_original": report["original"]["readonly"]["distinct"],
-            "ro_aligned": report["aligned"]["readonly"]["distinct"],
-            "ideal": report["packed_bound"]}
+    report = read_report(out / "report.json")
+    return {"ro_original": report.original.readonly.distinct,
+            "ro_aligned": report.aligned.readonly.distinct,
+            "ideal": report.packed_bound}
 
 
 def _serial_vs_parallel(settings: Settings, jobs: int, full: float, out: Path) -> dict:

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from spacer.bench.align import in_scratch
 from spacer.core.errors import ExternalFailure
-from spacer.core.outputs.atomic import read_json
+from spacer.core.formats.report import read_report
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def _align(ws: Path, out: Path, replan: bool = False) -> tuple[set[str], int]:
                                              replan=replan), ["align"])
     if code != 0:
         raise ExternalFailure(f"align failed: {failures[0].line if failures else 'see above'}")
-    distinct = read_json(out / "report.json")["aligned"]["readonly"]["distinct"]
+    distinct = read_report(out / "report.json").aligned.readonly.distinct
     return {t.split(":", 1)[1] for t in ran if t.startswith("relink:")}, distinct
 
 

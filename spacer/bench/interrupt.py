@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import random
 import shutil
@@ -31,7 +30,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spacer.core.errors import INTERNAL
+from spacer.core.errors import INTERNAL, BadInput
+from spacer.core.formats.manifest import read_manifest
+from spacer.core.formats.report import read_report
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
@@ -166,11 +167,11 @@ def interrupt_at_first_worker(ws: Path, out: Path, sig: int, jobs: int = 2,
 
 def _looks_finished_but_wrong(out: Path, ref: dict[str, str]) -> list[str]:
     wrong = [name for name, digest in images(out).items() if ref.get(name) != digest]
-    for name in ("report.json", "manifest.json"):
+    for name, read in (("report.json", read_report), ("manifest.json", read_manifest)):
         try:
             if (out / name).exists():
-                json.loads((out / name).read_text())
-        except ValueError:
+                read(out / name)
+        except BadInput:
             wrong.append(name)
     return wrong
 

@@ -29,7 +29,7 @@ from rich.table import Table
 
 from spacer.bench.align import in_scratch
 from spacer.core.errors import ExternalFailure
-from spacer.core.outputs.atomic import read_json
+from spacer.core.formats.manifest import read_manifest
 
 MODES = (0, 1, 2)
 _CYCLES = re.compile(r"cycles=(\d+)")
@@ -87,8 +87,8 @@ def bench(root: Path, runs: int) -> list[dict]:
         if code != 0:
             raise ExternalFailure(f"align --aslr {mode} failed: "
                                   f"{failures[0].line if failures else 'see above'}")
-        manifest = read_json(out / "manifest.json")["apps"][app.name]
-        images[f"--aslr {mode}"] = Path(manifest["aligned"]["image"])
+        entry = read_manifest(out / "manifest.json").apps[app.name]
+        images[f"--aslr {mode}"] = Path(entry.aligned.image)
     samples: dict[str, list[tuple[int, float, str]]] = {name: [] for name in images}
     for _ in range(runs):
         for name, image in images.items():

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from spacer.core.errors import ExternalFailure, ToolMissing, first_error_line
 from spacer.core.outputs.atomic import write_bytes_atomic
+from spacer.core.outputs.paths import debug_image
 from spacer.demo import LDS_DIR, SCRIPTS_DIR, SRC_DIR
 from spacer.demo.apps import DemoApp, generated_source, is_generated
 
@@ -129,7 +130,7 @@ def app_steps(workspace: Path, app: DemoApp, src_root: Path = SRC_DIR) -> list[B
     objects.insert(1, build / f"app{app.name}.o")
 
     image = image_path(workspace, app)
-    dbg = image.with_name(image.name + ".dbg")
+    dbg = debug_image(image)
     link = ("gcc", "-Wl,-m,elf_x86_64", "-Wl,--entry=_multiboot_entry", *map(str, objects),
             "-nostdlib", "-Wl,--build-id=none", "-nostdinc", "-no-pie",
             f"-Wl,-dT,{lds}", "-o", str(dbg))

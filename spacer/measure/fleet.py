@@ -3,13 +3,13 @@ aligned), at growing numbers of instances or of different apps, and its JSON."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from spacer.core.errors import BadInput
+from spacer.core.formats.manifest import read_manifest
 from spacer.core.sharing.pages import (
     PAGE_SIZE,
     Page,
@@ -112,13 +112,11 @@ def load_manifest(path: Path, apps: list[str] | None = None) -> dict[str, dict[s
     """``manifest.json`` -> {app: {"original": image, "aligned": image}} for the chosen apps."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-        entries = data["apps"]
-        table = {app: {s: Path(entry[s]["image"]) for s in SETS} for app, entry in entries.items()}
+        manifest = read_manifest(path)
     except FileNotFoundError:
         raise BadInput("no manifest.json", path, "run `spacer align` first") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise BadInput(f"not a spacer manifest ({type(exc).__name__}: {exc})", path) from None
+    table = {app: {s: Path(getattr(entry, s).image) for s in SETS}
+             for app, entry in manifest.apps.items()}
     if apps:
         unknown = sorted(set(apps) - set(table))
         if unknown:

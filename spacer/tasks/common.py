@@ -12,7 +12,7 @@ from pathlib import Path
 
 from doit.tools import config_changed
 
-from spacer.core.outputs.paths import OutputLayout
+from spacer.core.outputs.paths import OutputLayout, debug_image, image_path
 from spacer.core.planner.model import PlanOptions
 from spacer.core.readers.workspace import AppBuild
 from spacer.core.stages.extract import recorded_inputs, recorded_objects
@@ -59,8 +59,8 @@ def group(basename: str, doc: str) -> dict:
 
 def original_images(app: AppBuild) -> list[str]:
     """The build's bootable and debug image."""
-    image = Path(app.link_cmd).with_name(Path(app.link_cmd).name.removesuffix(".dbg.cmd"))
-    return [str(image), f"{image}.dbg"]
+    image = image_path(app)
+    return [str(image), str(debug_image(image))]
 
 
 @dataclass(frozen=True)

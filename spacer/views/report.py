@@ -9,14 +9,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from spacer.core.outputs.atomic import read_json
+from spacer.core.formats.layout import read_layout
+from spacer.core.formats.report import read_report
 
 
 def show_report(out_dir: Path, console: Console | None = None) -> None:
     console = console or Console()
-    report = read_json(Path(out_dir) / "report.json")
-    before, after = report["original"], report["aligned"]
-    table = Table(title=f"Static page sharing of {before['images']} images "
+    report = read_report(Path(out_dir) / "report.json")
+    before, after = report.original, report.aligned
+    table = Table(title=f"Static page sharing of {before.images} images "
                         f"(4 KiB pages)", title_justify="left")
     table.add_column("pages", no_wrap=True)
     for part in ("read-only", "writable"):
@@ -27,31 +28,31 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
               "padding": "padding (zero, gap fill)", "shared": "shared",
               "frames_saved": "frames saved"}
     for key, label in labels.items():
-        table.add_row(label, *(str(side[part].get(key, "")) for part in ("readonly", "writable")
-                               for side in (before, after)))
+        table.add_row(label, *(str(getattr(getattr(side, part), key))
+                               for part in ("readonly", "writable") for side in (before, after)))
     console.print(table)
-    sizes = report["apps"].values()
-    quality = "" if report["quality"] is None else f", aligned distinct {report['quality']:.2f}x"
-    console.print(f"read-only packed bound: {report['packed_bound']} pages{quality}", markup=False)
-    console.print(f"image bytes, all apps: {sum(a['original_bytes'] for a in sizes):,} original, "
-                  f"{sum(a['aligned_bytes'] for a in sizes):,} aligned", markup=False)
-    libs = report["shared_libraries"]
+    sizes = report.apps.values()
+    quality = "" if report.quality is None else f", aligned distinct {report.quality:.2f}x"
+    console.print(f"read-only packed bound: {report.packed_bound} pages{quality}", markup=False)
+    console.print(f"image bytes, all apps: {sum(a.original_bytes for a in sizes):,} original, "
+                  f"{sum(a.aligned_bytes for a in sizes):,} aligned", markup=False)
+    libs = report.shared_libraries
     # Each line under 80 columns: rich wraps at 80 when the output is piped.
-    console.print(f"{libs['libraries']} shared variants, pages in all holders: "
-                  f"{libs['identical_pages']} alike, {libs['differing_pages']} differ",
+    console.print(f"{libs.libraries} shared variants, pages in all holders: "
+                  f"{libs.identical_pages} alike, {libs.differing_pages} differ",
                   markup=False)
-    console.print(f"extra copies of differing pages: {libs['extra_copies']}", markup=False)
-    culprits = Counter(s for page in report["differing_pages"] for s in page["symbols"])
+    console.print(f"extra copies of differing pages: {libs.extra_copies}", markup=False)
+    culprits = Counter(s for page in report.differing_pages for s in page.symbols)
     if culprits:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(4))
         console.print(f"keeping pages apart: {names}", markup=False)
     layout_file = Path(out_dir) / "layout.json"
     moves: dict[str, dict] = {}
-    for move in read_json(layout_file).get("moves", []) if layout_file.is_file() else []:
-        entry = moves.setdefault(move["unit"], {"kinds": [], "why": move["why"],
-                                                "apps": move["apps"], "lost": 0})
-        entry["kinds"].append(move["kind"])
-        entry["lost"] += move.get("pages_lost", 0)
+    for move in read_layout(layout_file).moves if layout_file.is_file() else []:
+        entry = moves.setdefault(move.unit, {"kinds": [], "why": move.why,
+                                             "apps": move.apps, "lost": 0})
+        entry["kinds"].append(move.kind)
+        entry["lost"] += move.pages_lost
     for unit, move in moves.items():
         # A few names and a count: a library with many holders stays one short line.
         apps = move["apps"]
@@ -59,17 +60,16 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
         console.print(f"moved {unit} ({', '.join(move['kinds'])}): {move['why']}; relinks "
                       f"{named or 'no existing app'}; {move['lost']} read-only pages of "
                       "sharing lost against a fresh plan", markup=False)
-    refs = report.get("references")
-    if refs:
-        direct = ", ".join(f"{t.removeprefix('R_X86_64_')} {n}"
-                           for t, n in refs["direct_by_type"].items()) or "none"
-        console.print(f"references leaving a library: {refs['through_tables']} through "
-                      f"tables; direct: {direct}", markup=False)
-    layouts = report.get("aslr_layouts")
+    refs = report.references
+    direct = ", ".join(f"{t.removeprefix('R_X86_64_')} {n}"
+                       for t, n in refs.direct_by_type.items()) or "none"
+    console.print(f"references leaving a library: {refs.through_tables} through "
+                  f"tables; direct: {direct}", markup=False)
+    layouts = report.aslr_layouts
     if layouts:
-        console.print(f"ASLR (seed {layouts['seed']}): {layouts['distinct_layouts']} distinct "
-                      f"layouts for {layouts['apps']} images, {layouts['unique_layout_apps']} "
+        console.print(f"ASLR (seed {layouts.seed}): {layouts.distinct_layouts} distinct "
+                      f"layouts for {layouts.apps} images, {layouts.unique_layout_apps} "
                       "of them unique", markup=False)
-        console.print(f"placement entropy per image: {layouts['entropy_bits_min']:.1f} to "
-                      f"{layouts['entropy_bits_max']:.1f} bits", markup=False)
+        console.print(f"placement entropy per image: {layouts.entropy_bits_min:.1f} to "
+                      f"{layouts.entropy_bits_max:.1f} bits", markup=False)
     console.print(f"[dim]{escape(str(Path(out_dir) / 'report.json'))}, manifest.json[/]")

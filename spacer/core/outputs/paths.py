@@ -8,6 +8,27 @@ from pathlib import Path
 
 from spacer.core.readers.workspace import AppBuild
 
+LINK_RECORD = ".dbg.cmd"  # Unikraft's record of the final link: <image>.dbg.cmd
+
+
+def image_path(app: AppBuild, folder: Path | None = None) -> Path:
+    """The bootable image of ``app``, named after its link record ``<image>.dbg.cmd``:
+    in the build's folder (the original), or in ``folder`` (spacer's relinked one).
+    The debug image and the link map sit beside it (:func:`debug_image`,
+    :func:`link_map`)."""
+    record = Path(app.link_cmd)
+    return (folder or record.parent) / record.name.removesuffix(LINK_RECORD)
+
+
+def debug_image(image: Path) -> Path:
+    """The ELF64 image with symbols that the bootable ``image`` was made from."""
+    return image.with_name(image.name + ".dbg")
+
+
+def link_map(image: Path) -> Path:
+    """The relink's map of where every section of ``image`` went."""
+    return image.with_name(image.name + ".map")
+
 
 @dataclass(frozen=True)
 class OutputLayout:
@@ -44,7 +65,7 @@ class OutputLayout:
         return self.app_dir(app) / "linker.lds"
 
     def image(self, app: AppBuild) -> Path:
-        return self.app_dir(app.name) / Path(app.link_cmd).name.removesuffix(".dbg.cmd")
+        return image_path(app, self.app_dir(app.name))
 
     def verify(self, app: str) -> Path:
         return self.app_dir(app) / "verify.json"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from spacer.core.errors import BadInput
+from spacer.core.formats.facts import AppFacts
 from spacer.core.planner.model import Library, PlanOptions, Unit
 from spacer.core.readers.placement import ABSOLUTE_KINDS, TABLE, align_up
 from spacer.core.sharing.pages import PAGE_SIZE as PAGE
@@ -89,7 +90,7 @@ def slack_pages(units: int, same_mapping: bool, bits: float = ASLR_BITS) -> int:
     return slack
 
 
-def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
+def moving_areas(extracts: list[AppFacts], units: list[Unit], sizes: dict[str, int],
                   options: PlanOptions) -> dict:
     """Room for every image's blocks. Pinned blocks take the start of the text,
     read-only, data and bss areas, at one address in every image. The moving blocks'
@@ -109,17 +110,17 @@ def moving_areas(extracts: list[dict], units: list[Unit], sizes: dict[str, int],
     per_app: dict[str, dict] = {}
     region = 0
     for ex in extracts:
-        mine = [u for u in units if ex["app"] in u.apps and blocks[u.id]]
+        mine = [u for u in units if ex.app in u.apps and blocks[u.id]]
         moving = [u for u in mine if u.id not in pinned]
         segments = sum(len({SEGMENT_OF[k] for k in CHUNK_ORDER if room_of(chunks[u.id], k)})
                        for u in moving)
         if segments > MAX_SEGMENTS:
-            raise BadInput(f"{ex['app']} would get {segments} program headers for its "
+            raise BadInput(f"{ex.app} would get {segments} program headers for its "
                            f"{len(moving)} moving blocks under --aslr 2, more than the "
                            f"{MAX_SEGMENTS} that Unikraft's boot info has memory regions for",
                            hint="use --aslr 1")
         slack = slack_pages(len(moving), options.same_mapping)
-        per_app[ex["app"]] = {"units": mine, "slack_pages": slack}
+        per_app[ex.app] = {"units": mine, "slack_pages": slack}
         region = max(region, sum(blocks[u.id] for u in moving) + slack * PAGE)
     for kind in ABSOLUTE_KINDS:
         sizes[kind] = first_free[kind]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from spacer.core.formats.facts import ObjectFacts
+
 HEADROOM = 0.0  # extra room per library; 0.1 cost 7% more read-only pages (see README)
 
 
@@ -34,7 +36,7 @@ class Library:
     """
 
     name: str
-    variants: dict[str, dict] = field(default_factory=dict)  # digest -> object facts
+    variants: dict[str, ObjectFacts] = field(default_factory=dict)  # digest -> its facts
     holders: dict[str, str] = field(default_factory=dict)  # app -> digest it links
     # Apps that link their own copy at another address: a new app whose variant does
     # not fit the slot the previous layout kept (its variant is not in the slot).
@@ -45,13 +47,13 @@ class Library:
         return sorted(self.holders)
 
     def kinds(self) -> set[str]:
-        return {k for v in self.variants.values() for k in v["kinds"]}
+        return {k for v in self.variants.values() for k in v.kinds}
 
     def extent(self, kind: str) -> tuple[int, int]:
         live = {d for app, d in self.holders.items() if app not in self.private}
-        parts = [v["kinds"][kind] for d, v in self.variants.items()
-                 if kind in v["kinds"] and d in live] or [{"size": 0, "align": 1}]
-        return max(p["size"] for p in parts), max(p["align"] for p in parts)
+        parts = [(v.kinds[kind].size, v.kinds[kind].align) for d, v in self.variants.items()
+                 if kind in v.kinds and d in live] or [(0, 1)]
+        return max(size for size, _ in parts), max(align for _, align in parts)
 
     @property
     def pinned(self) -> bool:
@@ -59,13 +61,13 @@ class Library:
         or it has boot code, which stays at the image's start and holds the absolute
         addresses of the library's entry, stack and page tables: moving it would change
         its bytes and the boot page, so ASLR leaves it in place."""
-        return any(v.get("head", 0) or any(
-            part.get("absolute", 0) for k, part in v["kinds"].items()
+        return any(v.head or any(
+            part.absolute for k, part in v.kinds.items()
             if k in ("text", "rodata", "eh_frame")) for v in self.variants.values())
 
     def refs(self, kinds: tuple[str, ...]) -> set[str]:
-        return {sym for v in self.variants.values() for k in kinds
-                for sym in v["kinds"].get(k, {}).get("refs", ())}
+        return {sym for v in self.variants.values() for k in kinds if k in v.kinds
+                for sym in v.kinds[k].refs}
 
 
 @dataclass

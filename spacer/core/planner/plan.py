@@ -22,14 +22,17 @@ layout, which it keeps where it still fits (:mod:`spacer.core.planner.previous`)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from itertools import pairwise
 
 from spacer.core.errors import BadInput
+from spacer.core.formats.facts import AppFacts, KindFacts
+from spacer.core.formats.layout import AreaRoom, Layout, UnitRecord
 from spacer.core.formats.slices import Area, AreaBase, BlockRoom, Blocks, Part, Slice, Slot, Table
+from spacer.core.formats.symbols import AppSymbols
 from spacer.core.planner.blocks import SEGMENT_OF, blocks_of, moving_areas, room_of
 from spacer.core.planner.model import Library, PlanOptions, Unit
-from spacer.core.planner.previous import LAYOUT_VERSION, Previous, private_copies, readonly_pages
+from spacer.core.planner.previous import Previous, private_copies, readonly_pages
 from spacer.core.readers.placement import (
     ABSOLUTE_KINDS,
     PACKED_KINDS,
@@ -54,33 +57,36 @@ EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 DEFAULT_OPTIONS = PlanOptions()
 
 
-def with_tables(facts: dict, symbols: dict) -> dict:
+def with_tables(facts: AppFacts, symbols: AppSymbols) -> AppFacts:
     """``facts`` with each object's indirection table as the symbols stage found it:
     the planner gives a shared library's table a slot like a kind of section."""
-    for obj in facts["objects"]:
-        lib = symbols["libraries"].get(obj["name"], {})
-        table = obj.get("table")
-        if table and lib.get("table"):
-            table["entries"] = [[t["symbol"], t["weak"]] for t in lib["table"]]
-            obj["kinds"][TABLE] = {"sections": [], "size": SLOT * len(lib["table"]),
-                                   "align": SLOT, "solid": 0, "keep": False, "refs": []}
-    return facts
+    objects = []
+    for obj in facts.objects:
+        lib = symbols.libraries.get(obj.name)
+        if obj.table and lib and lib.table:
+            obj = replace(obj, table=Table(obj.table.symbol,
+                                           [(t.symbol, t.weak) for t in lib.table]),
+                          kinds={**obj.kinds, TABLE: KindFacts([], SLOT * len(lib.table),
+                                                               SLOT, 0, False)})
+        objects.append(obj)
+    return replace(facts, objects=objects)
 
 
-def _libraries(extracts: list[dict]) -> dict[str, Library]:
+def _libraries(extracts: list[AppFacts]) -> dict[str, Library]:
     found: dict[str, Library] = {}
-    for ex in sorted(extracts, key=lambda e: e["app"]):
-        for obj in ex["objects"]:
-            lib = found.setdefault(obj["name"], Library(obj["name"]))
-            if ex["app"] in lib.holders:
-                raise BadInput(f"{ex['app']} links two objects named {obj['name']}.o",
-                               obj["path"], "spacer places libraries by name")
-            lib.variants.setdefault(obj["digest"], obj)  # first app's object is canonical
-            lib.holders[ex["app"]] = obj["digest"]
+    for ex in sorted(extracts, key=lambda e: e.app):
+        for obj in ex.objects:
+            lib = found.setdefault(obj.name, Library(obj.name))
+            if ex.app in lib.holders:
+                raise BadInput(f"{ex.app} links two objects named {obj.name}.o",
+                               obj.path, "spacer places libraries by name")
+            lib.variants.setdefault(obj.digest, obj)  # first app's object is canonical
+            lib.holders[ex.app] = obj.digest
     return found
 
 
-def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None) -> list[Unit]:
+def _units(extracts: list[AppFacts], options: PlanOptions,
+           previous: Previous | None) -> list[Unit]:
     """Libraries that several images hold, packed together when the same images hold
     them (``group``): they always travel together, so packing them into one slot costs
     no sharing and saves the padding of page-aligning each. Within a slot, libraries
@@ -100,14 +106,14 @@ def _units(extracts: list[dict], options: PlanOptions, previous: Previous | None
             copies = sorted(lib.holders.items())[1:]
             previous.move(lib.name, "all", f"stays unshared, since sharing it would relink "
                                            f"{', '.join(sorted(staying))} (--replan shares it)",
-                          pages_lost=sum(readonly_pages(lib.variants[d]["kinds"])
+                          pages_lost=sum(readonly_pages(lib.variants[d].kinds)
                                          for _, d in copies))
             continue
         shared.append(lib)
     # Symbols at one address in every image: what shared libraries define, and their
     # tables (a reference into a table is fixed; the table's contents are per image).
     fixed = {sym for lib in shared for v in lib.variants.values()
-             for sym in (*v["defined"], *([v["table"]["symbol"]] if v.get("table") else []))}
+             for sym in (*v.defined, *([v.table.symbol] if v.table else []))}
 
     def per_image_refs(lib: Library, kinds: tuple[str, ...]) -> int:
         return len(lib.refs(kinds) - fixed)
@@ -245,27 +251,26 @@ def _slotted(app: str, units: list[Unit]) -> set[str]:
             if app not in lib.private}
 
 
-def _moved(ex: dict, units: list[Unit], kind: str) -> tuple[int, int]:
+def _moved(ex: AppFacts, units: list[Unit], kind: str) -> tuple[int, int]:
     """Bytes (and worst alignment padding) that leave the anchor of ``kind`` in app ``ex``."""
-    slotted = _slotted(ex["app"], units)
+    slotted = _slotted(ex.app, units)
     solid = slack = 0
-    for obj in ex["objects"]:
-        part = obj["kinds"].get(kind)
-        if part and obj["name"] in slotted:
-            solid += part["solid"] if kind != "eh_frame" else 0
-            slack += part["align"]
+    for obj in ex.objects:
+        part = obj.kinds.get(kind)
+        if part and obj.name in slotted:
+            solid += part.solid if kind != "eh_frame" else 0
+            slack += part.align
     return solid, slack
 
 
-def plan_fleet(extracts: list[dict], options: PlanOptions = DEFAULT_OPTIONS,
-               previous: dict | None = None) -> dict:
+def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
+               previous: Layout | None = None) -> Layout:
     """The fleet's layout: areas, slots and one slice per app (see module doc). With
     the ``previous`` layout (made with the same options), every slot that still fits
     is kept, so only the apps whose libraries had to move are relinked."""
     if len(extracts) < 2:
         raise BadInput("need at least two unikernels to plan a shared layout")
-    old = Previous(previous) if previous and previous.get("options") == asdict(options) \
-        else None
+    old = Previous(previous) if previous and previous.options == asdict(options) else None
     units = _units(extracts, options, old)
     if old:
         private_copies(units, old)
@@ -285,30 +290,25 @@ def plan_fleet(extracts: list[dict], options: PlanOptions = DEFAULT_OPTIONS,
                        hint="use --aslr 1")
     if tables_at is not None:
         bases[TABLE] = bases["rodata"] + tables_at
-    layout = {
-        "version": LAYOUT_VERSION,
-        "options": asdict(options),
-        "apps": sorted(e["app"] for e in extracts),
-        "areas": {k: {"base": bases.get(k), "size": sizes[k]} for k in sizes},
-        "tls": tls,
-        "units": [{"id": u.id, "apps": u.apps, "members": [lib.name for lib in u.members],
-                   "variants": {lib.name: lib.holders for lib in u.members},
-                   "sizes": u.sizes, "offsets": u.offsets, "spoilt": u.spoilt,
-                   "reserve": u.reserve, "raw_offsets": u.raw_offsets, "raw_sizes": u.raw_sizes}
-                  for u in units],
-        "moves": old.moves if old else [],
-        "slices": {e["app"]: _slice(e, units, bases, tls, options, moving).to_json()
-                   for e in extracts},
-    }
-    layout["packed_bound"] = packed_bound(extracts)
-    return layout
+    return Layout(
+        options=asdict(options),
+        apps=sorted(e.app for e in extracts),
+        areas={k: AreaRoom(bases.get(k), sizes[k]) for k in sizes},
+        tls=tls,
+        units=[UnitRecord(u.id, u.apps, [lib.name for lib in u.members],
+                          {lib.name: lib.holders for lib in u.members}, u.sizes, u.offsets,
+                          u.spoilt, u.reserve, u.raw_offsets, u.raw_sizes) for u in units],
+        moves=old.moves if old else [],
+        slices={e.app: _slice(e, units, bases, tls, options, moving) for e in extracts},
+        packed_bound=packed_bound(extracts),
+    )
 
 
-def _anchor_addr(ex: dict, kind: str) -> int:
-    return ex["anchor_addresses"][kind]
+def _anchor_addr(ex: AppFacts, kind: str) -> int:
+    return ex.anchor_addresses[kind]
 
 
-def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata_total: int,
+def _bases(extracts: list[AppFacts], units: list[Unit], sizes: dict[str, int], tdata_total: int,
            options: PlanOptions, old: Previous | None = None) -> dict[str, int]:
     """Fleet-wide start of each area, walking the anchors in address order.
 
@@ -318,7 +318,7 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
     can run into a slot (ld also stops with "cannot move location counter backwards"
     if an estimate were ever short, and verify checks every address).
     """
-    kinds = [k for k in AREA_STEPS if all(k in e["anchors"] for e in extracts)]
+    kinds = [k for k in AREA_STEPS if all(k in e.anchors for e in extracts)]
     if "text" not in kinds:
         raise BadInput("not every image has a .text output section to place code in")
     kinds.sort(key=lambda k: _anchor_addr(extracts[0], k))
@@ -327,7 +327,7 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
         raise BadInput(f"images start .text at different addresses ({sorted(starts)}); "
                        "a shared layout needs one start")
     text_start = starts.pop()
-    head = max(e["text_head"] for e in extracts)
+    head = max(e.text_head for e in extracts)
     text_area = align_up(text_start + head, PAGE)
     if options.loc is not None:
         if options.loc < text_area or options.loc % PAGE:
@@ -337,13 +337,13 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
     elif old and (old.base("text") or 0) >= text_area:
         text_area = old.base("text")
     bases = {"text": text_area}
-    area_end = {e["app"]: text_area + sizes["text"] for e in extracts}
+    area_end = {e.app: text_area + sizes["text"] for e in extracts}
     for prev, kind in pairwise(kinds):
         need = 0
         for e in extracts:
             solid, slack = _moved(e, units, prev)
             gap = _anchor_addr(e, kind) - _anchor_addr(e, prev)
-            need = max(need, area_end[e["app"]] + gap - solid + slack + PAGE
+            need = max(need, area_end[e.app] + gap - solid + slack + PAGE
                        + _grown(e, prev, kind))
         # Room for the previous area to grow (a library that outgrew its slot moves to
         # its end), so the next plan can keep this base: address space, not file bytes,
@@ -365,50 +365,49 @@ def _bases(extracts: list[dict], units: list[Unit], sizes: dict[str, int], tdata
                 old.move(f"the {kind} area", kind, why, ["all"])
         size = tdata_total if kind == "tdata" else sizes[kind]
         for e in extracts:
-            area_end[e["app"]] = bases[kind] + size
+            area_end[e.app] = bases[kind] + size
     return bases
 
 
-def _grown(ex: dict, first: str, end: str) -> int:
+def _grown(ex: AppFacts, first: str, end: str) -> int:
     """Bytes the objects gained, against the original image's, in the kinds whose
     anchors lie from ``first``'s up to ``end``'s (rebuilt code can be larger: -fPIC
     moves pointer tables from read-only data to data)."""
     lo, hi = _anchor_addr(ex, first), _anchor_addr(ex, end)
-    kinds = {k for k in ex["anchors"] if lo <= _anchor_addr(ex, k) < hi}
-    return sum(size for obj in ex["objects"] for k, size in obj.get("grown", {}).items()
-               if k in kinds)
+    kinds = {k for k in ex.anchors if lo <= _anchor_addr(ex, k) < hi}
+    return sum(size for obj in ex.objects for k, size in obj.grown.items() if k in kinds)
 
 
-def _tls_totals(extracts: list[dict], units: list[Unit], sizes: dict[str, int]) -> dict:
+def _tls_totals(extracts: list[AppFacts], units: list[Unit], sizes: dict[str, int]) -> dict:
     """One TLS block shape for every image that holds a shared TLS slot: slots start
     each TLS section, the image's own TLS follows, and padding gives one size."""
     own = {"tdata": 0, "tbss": 0}
     for e in extracts:
-        slotted = _slotted(e["app"], units)
+        slotted = _slotted(e.app, units)
         for kind in TLS_KINDS:
             mine = 0
-            for obj in e["objects"]:
-                part = obj["kinds"].get(kind)
-                if part and obj["name"] not in slotted:
-                    mine = align_up(mine, part["align"]) + part["size"]
+            for obj in e.objects:
+                part = obj.kinds.get(kind)
+                if part and obj.name not in slotted:
+                    mine = align_up(mine, part.align) + part.size
             own[kind] = max(own[kind], mine)
     # Shared slots first, then the image's own TLS, padded to one size for all.
     return {"tdata_total": sizes["tdata"] + own["tdata"],
             "tbss_total": sizes["tbss"] + own["tbss"]}
 
 
-def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
+def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
            options: PlanOptions, moving: dict | None) -> Slice:
     """What one app's linker script needs: its slots, in address order, per kind."""
-    app = ex["app"]
+    app = ex.app
     mine = [u for u in units if app in u.apps]
     areas: dict[str, Area] = {}
 
     def link_path(lib: Library) -> str:
         digest = lib.holders[app]
         if options.copy_objs:
-            return lib.variants[digest]["path"]
-        return next(o["path"] for o in ex["objects"] if o["name"] == lib.name)
+            return lib.variants[digest].path
+        return next(o.path for o in ex.objects if o.name == lib.name)
 
     def parts_of(u: Unit, kind: str, shift: int = 0) -> list[Part]:
         parts = []
@@ -416,18 +415,18 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             if app in lib.private:
                 continue
             facts = lib.variants[lib.holders[app]]
-            part = facts["kinds"].get(kind)
+            part = facts.kinds.get(kind)
             if part:
                 parts.append(Part(lib.name, lib.holders[app], shift + offset, link_path(lib),
-                                  part["sections"], part["keep"],
-                                  Table.from_json(facts["table"]) if kind == TABLE else None))
+                                  part.sections, part.keep,
+                                  _table_copy(facts.table) if kind == TABLE else None))
         # In address order: a kept slot keeps its members' old offsets, whose order
         # may differ from the members' order now.
         return sorted(parts, key=lambda p: p.offset)
 
-    anchors = dict(ex["anchors"])
+    anchors = dict(ex.anchors)
     if TABLE in bases:
-        anchors[TABLE] = {**anchors["rodata"], "kind": TABLE}
+        anchors[TABLE] = replace(anchors["rodata"], kind=TABLE)
     for kind, anchor in anchors.items():
         if kind == "eh_frame":
             continue  # placed inside the rodata slots
@@ -456,28 +455,27 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
             slots.append(slot)
         slots.sort(key=lambda s: s.offset)
         if slots:
-            areas[kind] = Area(anchor["output"], anchor["split"], slots,
+            areas[kind] = Area(anchor.output, anchor.split, slots,
                                kind in SEPARATE_KINDS or kind == TABLE)
     has_tls = any(k in areas for k in TLS_KINDS)
     libs = {lib.name: lib for u in mine for lib in u.members if app not in lib.private}
     # The app's own (unshared) libraries link their direct copy (their pages are
     # private: a table would only cost indirect calls); what still needs a table
     # gets it anywhere in the image's own read-only data.
-    own = [o.get("direct", o) for o in ex["objects"] if o["name"] not in libs]
-    private_tables = [Table.from_json(o["table"]) for o in own
-                      if o.get("table") and o["table"]["entries"]]
+    own = [o.direct or o for o in ex.objects if o.name not in libs]
+    private_tables = [_table_copy(o.table) for o in own if o.table and o.table.entries]
     return Slice(
-        app=ex["app"],
+        app=ex.app,
         text_start=_anchor_addr(ex, "text"),
-        bases={k: AreaBase(bases[k], ex["anchors"][k]["output"])
-               for k in AREA_STEPS if k in bases and k in ex["anchors"] and k != "text"},
+        bases={k: AreaBase(bases[k], ex.anchors[k].output)
+               for k in AREA_STEPS if k in bases and k in ex.anchors and k != "text"},
         text_area=bases["text"],
         page_align=options.align,
         areas=areas,
         tls=tls if has_tls else None,
-        objects={o.get("original", o["path"]): link_path(lib)
-                 if (lib := libs.get(o["name"])) else o.get("direct", o)["path"]
-                 for o in ex["objects"]},
+        objects={o.link_name: link_path(lib)
+                 if (lib := libs.get(o.name)) else (o.direct or o).path
+                 for o in ex.objects},
         private_tables=private_tables,
         aslr=None if moving is None else Blocks(
             region_base=bases["rodata"] + moving["first_free"]["rodata"],
@@ -492,3 +490,8 @@ def _slice(ex: dict, units: list[Unit], bases: dict[str, int], tls: dict,
                    for u in sorted(moving["apps"][app]["units"],
                                    key=lambda u: (u.offsets.get("text", -1), u.id))]),
     )
+
+
+def _table_copy(table: Table) -> Table:
+    """A slice's own copy of an object's table: slices do not share lists with the facts."""
+    return Table(table.symbol, [(sym, bool(weak)) for sym, weak in table.entries])

@@ -2,7 +2,8 @@
 
 ``layout.json`` is state: every slot in it that still fits is kept, so adding,
 removing or rebuilding one app relinks only what must move. :class:`Previous`
-reads it (refusing another format version), answers where a unit was and how much
+reads it (:class:`~spacer.core.formats.layout.Layout`, which refuses another format
+version), answers where a unit was and how much
 room it had, and collects the moves a plan had to make.
 """
 
@@ -11,32 +12,30 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
-from spacer.core.errors import BadInput
+from spacer.core.formats.facts import KindFacts
+from spacer.core.formats.layout import AreaRoom, Layout, Move, UnitRecord
 from spacer.core.planner.model import Library, Unit
 from spacer.core.readers.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE, align_up
 from spacer.core.sharing.pages import PAGE_SIZE
 
-LAYOUT_VERSION = 4  # 4: --aslr 2 blocks move as chunks (3: the tables follow the read-only slots)
-
-
-def readonly_pages(kinds: dict[str, dict]) -> int:
+def readonly_pages(kinds: dict[str, KindFacts]) -> int:
     """Pages a library variant's code and read-only data fill on their own: what an
     image gives up sharing when it keeps the library to itself."""
     def pages(size: int) -> int:
         return math.ceil(size / PAGE_SIZE)
-    size = {k: kinds.get(k, {}).get("size", 0) for k in ("text", "rodata", "eh_frame")}
+    size = {k: kinds[k].size if k in kinds else 0 for k in ("text", "rodata", "eh_frame")}
     return pages(size["text"]) + pages(size["rodata"] + size["eh_frame"])
 
 
 class OldUnit:
     """A unit of the previous layout: where it was and how much room it had."""
 
-    def __init__(self, data: dict):
-        self.members: list[str] = data["members"]
-        self.offsets: dict[str, int] = dict(data["offsets"])
-        self.reserve: dict[str, int] = data["reserve"]
-        self.sizes: dict[str, int] = data["raw_sizes"]
-        self.raw: dict[str, list[int]] = data["raw_offsets"]
+    def __init__(self, data: UnitRecord):
+        self.members: list[str] = data.members
+        self.offsets: dict[str, int] = dict(data.offsets)
+        self.reserve: dict[str, int] = data.reserve
+        self.sizes: dict[str, int] = data.raw_sizes
+        self.raw: dict[str, list[int]] = data.raw_offsets
 
     def room(self, member: str, kind: str) -> int:
         """Bytes ``member`` had for ``kind`` (up to the next member or the slot's end);
@@ -65,18 +64,14 @@ class Previous:
     """The layout of the previous run, which a new plan keeps as far as it can
     (DESIGN.md section 8); and the moves it had to make."""
 
-    def __init__(self, layout: dict):
-        version = layout.get("version")
-        if version != LAYOUT_VERSION:
-            raise BadInput(f"layout.json has format version {version}, this spacer writes "
-                           f"{LAYOUT_VERSION}", hint="run spacer align --replan")
-        self.units = {tuple(sorted(u["members"])): OldUnit(u) for u in layout["units"]}
-        self.libraries = {m for u in layout["units"] for m in u["members"]}
-        self.unit_of = {m: u["id"] for u in layout["units"] for m in u["members"]}
-        self.areas: dict[str, dict] = layout["areas"]
-        self.tls: dict = layout["tls"]
-        self.apps: set[str] = set(layout["apps"])
-        self.moves: list[dict] = []
+    def __init__(self, layout: Layout):
+        self.units = {tuple(sorted(u.members)): OldUnit(u) for u in layout.units}
+        self.libraries = {m for u in layout.units for m in u.members}
+        self.unit_of = {m: u.id for u in layout.units for m in u.members}
+        self.areas: dict[str, AreaRoom] = layout.areas
+        self.tls: dict[str, int] = layout.tls
+        self.apps: set[str] = set(layout.apps)
+        self.moves: list[Move] = []
 
     def private_variants(self, lib: Library) -> None:
         """A new app whose variant of ``lib`` does not fit the room ``lib`` had links
@@ -88,13 +83,13 @@ class Previous:
         for app, digest in sorted(lib.holders.items()):
             if app in self.apps:
                 continue
-            sizes = {k: part["size"] for k, part in lib.variants[digest]["kinds"].items()}
+            sizes = {k: part.size for k, part in lib.variants[digest].kinds.items()}
             too_big = [k for k, size in sizes.items() if size > old.room(lib.name, k)]
             if too_big:
                 lib.private.add(app)
                 self.move(lib.name, ", ".join(too_big),
                           f"{app} links its own copy: its variant does not fit the slot",
-                          pages_lost=readonly_pages(lib.variants[digest]["kinds"]))
+                          pages_lost=readonly_pages(lib.variants[digest].kinds))
 
     def unit(self, u: Unit) -> OldUnit | None:
         return self.units.get(tuple(sorted(lib.name for lib in u.members)))
@@ -103,28 +98,27 @@ class Previous:
              pages_lost: int = 0) -> None:
         """Record one move (README: "layout.json" ``moves``): what moved, why, the apps
         it relinks, and the read-only pages of sharing lost against a fresh plan."""
-        self.moves.append({"unit": unit, "kind": kind, "why": why, "apps": list(apps),
-                           "pages_lost": pages_lost})
+        self.moves.append(Move(unit, kind, why, list(apps), pages_lost))
 
     def moved(self, u: Unit, kind: str, why: str) -> None:
         # A new slot keeps the unit shared by all its holders, as a fresh plan would.
         self.move(u.id, kind, why, sorted(set(u.apps) & self.apps))
 
     def area_size(self, kind: str) -> int:
-        return self.areas.get(kind, {}).get("size", 0)
+        return self.areas[kind].size if kind in self.areas else 0
 
     def table_room(self, page_align: bool) -> tuple[int, int] | None:
         """Where the tables were in the read-only area, from its start, up to the end of
         their last page (what they may grow into without moving)."""
         tables, rodata = self.areas.get(TABLE), self.areas.get("rodata")
-        if not tables or not tables.get("size") or tables.get("base") is None or not rodata:
+        if not tables or not tables.size or tables.base is None or not rodata:
             return None
-        start = tables["base"] - rodata["base"]
-        end = start + tables["size"]
+        start = tables.base - rodata.base
+        end = start + tables.size
         return start, align_up(end, PAGE_SIZE) if page_align else end
 
     def base(self, kind: str) -> int | None:
-        return self.areas.get(kind, {}).get("base")
+        return self.areas[kind].base if kind in self.areas else None
 
 
 def private_copies(units: list[Unit], old: Previous) -> None:
@@ -143,7 +137,7 @@ def private_copies(units: list[Unit], old: Previous) -> None:
                 hit = next((v for a, b, v in busy.get(app, []) if a < hi and lo < b), None)
                 if hit is not None and app not in old.apps:
                     u.apps.remove(app)
-                    lost = sum(readonly_pages(lib.variants[lib.holders[app]]["kinds"])
+                    lost = sum(readonly_pages(lib.variants[lib.holders[app]].kinds)
                                for lib in u.members if app in lib.holders)
                     old.move(u.id, kind, f"{app} links its own copy: its slot meets "
                                          f"{hit.id}'s there", pages_lost=lost)

@@ -14,7 +14,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spacer.core.errors import BadInput
@@ -27,6 +27,10 @@ _POSTLINK_ORDER = ("", ".bootinfo", ".multiboot")  # X.cmd, X.bootinfo.cmd, X.mu
 class Command:
     argv: tuple[str, ...]
     cmd_file: str
+
+    @classmethod
+    def from_json(cls, data: dict) -> Command:
+        return cls(tuple(data["argv"]), data["cmd_file"])
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,17 @@ class LinkRecipe:
     @property
     def default_script(self) -> str:
         return default_script(self.scripts, self.cmd_file)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> LinkRecipe:
+        """The recipe as the app facts hold it (JSON lists back to tuples)."""
+        return cls(data["cmd_file"], data["cwd"], tuple(data["argv"]), tuple(data["objects"]),
+                   tuple((kind, path) for kind, path in data["scripts"]),
+                   data["debug_image"], data["image"],
+                   tuple(Command.from_json(c) for c in data["postlink"]))
 
 
 def default_script(scripts, cmd_file: str) -> str:

@@ -15,19 +15,20 @@ is left out, so every real layout needs at least this many distinct pages.
 
 from __future__ import annotations
 
+from spacer.core.formats.facts import AppFacts
 from spacer.core.sharing.pages import PAGE_SIZE as PAGE
 
 
-def packed_bound(extracts: list[dict]) -> int:
+def packed_bound(extracts: list[AppFacts]) -> int:
     """Distinct read-only library pages no layout can go below (see module doc)."""
     holders: dict[tuple[str, str, int, str], set[str]] = {}
     sizes: dict[tuple[str, str, int, str], int] = {}
     for ex in extracts:
-        for obj in ex["objects"]:
-            for segment, chunks in obj.get("chunks", {}).items():
+        for obj in ex.objects:
+            for segment, chunks in obj.chunks.items():
                 for index, (digest, size) in enumerate(chunks):
-                    key = (obj["name"], segment, index, digest)
-                    holders.setdefault(key, set()).add(ex["app"])
+                    key = (obj.name, segment, index, digest)
+                    holders.setdefault(key, set()).add(ex.app)
                     sizes[key] = size
     packed: dict[tuple[str, frozenset[str]], int] = {}
     for key, apps in holders.items():

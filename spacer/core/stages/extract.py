@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
@@ -10,6 +9,7 @@ from elftools.construct.core import ConstructError
 from elftools.elf.elffile import ELFFile
 
 from spacer.core.errors import BadInput, SpacerError
+from spacer.core.formats.facts import AppFacts, KindFacts, ObjectFacts
 from spacer.core.outputs.atomic import write_json_atomic
 from spacer.core.readers.elf import EM_X86_64
 from spacer.core.readers.ldparse import Script, parse_script
@@ -103,8 +103,8 @@ def recorded_inputs(app: AppBuild) -> list[str]:
                                                         if Path(s.cmd_file).is_file())})
 
 
-def extract_app(app: AppBuild) -> dict:
-    """Everything later stages need of ``app``, as JSON-ready data."""
+def extract_app(app: AppBuild) -> AppFacts:
+    """Everything later stages need of ``app``."""
     recipe = read_link_recipe(Path(app.link_cmd), Path(app.app_dir))
     scripts, default_index = load_scripts(recipe.scripts, recipe.default_script)
     anchors = find_anchors(scripts[default_index])
@@ -123,15 +123,15 @@ def extract_app(app: AppBuild) -> dict:
         facts, head = object_facts(Path(path), path, scripts, default_index, anchors)
         objects.append(facts)
         text_head += head
-    return {
-        "app": app.name,
-        "build_dir": str(Path(app.build_dir).resolve()),
-        "recipe": asdict(recipe),
-        "anchors": {k: asdict(a) for k, a in anchors.items()},
-        "text_head": text_head,
-        "objects": objects,
-        "anchor_addresses": anchor_addresses(scripts[default_index], anchors, sections),
-    }
+    return AppFacts(
+        app=app.name,
+        build_dir=str(Path(app.build_dir).resolve()),
+        recipe=recipe,
+        anchors=anchors,
+        text_head=text_head,
+        objects=objects,
+        anchor_addresses=anchor_addresses(scripts[default_index], anchors, sections),
+    )
 
 
 def movable_names(path: Path, link_path: str, scripts: list[Script], default_index: int,
@@ -145,7 +145,7 @@ def movable_names(path: Path, link_path: str, scripts: list[Script], default_ind
 
 
 def object_facts(path: Path, link_path: str, scripts: list[Script], default_index: int,
-                 anchors: dict) -> tuple[dict, int]:
+                 anchors: dict) -> tuple[ObjectFacts, int]:
     """What the planner needs of one object, and its bytes in the boot-only head of
     ``.text``. ``link_path`` is the path the build's scripts see (their patterns match
     it); ``path`` the file read, which may be spacer's rebuilt copy."""
@@ -160,24 +160,23 @@ def object_facts(path: Path, link_path: str, scripts: list[Script], default_inde
     movable = {n for names, _ in kinds.values() for n in names}
     local = movable | set(obj.defined) | {sym for sym, sec in obj.local_symbols.items()
                                           if sec in movable}
-    facts = {
-        "path": str(path),
-        "name": obj_name,
-        "digest": obj.digest,
-        "kinds": {k: {"sections": names, "size": extents[k][0], "align": extents[k][1],
-                      "solid": extents[k][2], "keep": keep,
-                      "absolute": sum(obj.absolute.get(n, 0) for n in names),
-                      "refs": sorted({sym for n in names for sym in obj.refs.get(n, ())
-                                      if sym not in local})}
-                  for k, (names, keep) in kinds.items() if extents[k][0] > 0},
-        "defined": list(obj.defined),
-        "head": head,  # bytes of boot code: they stay at the image's start
+    facts = ObjectFacts(
+        path=str(path),
+        name=obj_name,
+        digest=obj.digest,
+        kinds={k: KindFacts(names, extents[k][0], extents[k][1], extents[k][2], keep,
+                            sum(obj.absolute.get(n, 0) for n in names),
+                            sorted({sym for n in names for sym in obj.refs.get(n, ())
+                                    if sym not in local}))
+               for k, (names, keep) in kinds.items() if extents[k][0] > 0},
+        defined=list(obj.defined),
+        head=head,
         # Read-only content by segment (code apart), for the packed lower bound.
-        "chunks": content_chunks(path, {
+        chunks=content_chunks(path, {
             "text": [s.name for s in obj.sections if s.executable],
             "rodata": [s.name for s in obj.sections
                        if not (s.writable or s.executable or s.tls or s.nobits)]}),
-    }
+    )
     return facts, head
 
 
@@ -195,4 +194,4 @@ def anchor_addresses(script: Script, anchors: dict, sections: dict[str, list[int
 
 
 def run_extract(app: AppBuild, out: Path) -> None:
-    write_json_atomic(out, extract_app(app), only_if_changed=True)
+    write_json_atomic(out, extract_app(app).to_json(), only_if_changed=True)

@@ -14,12 +14,15 @@ its table, and a ``direct`` copy for images whose copy of the library is private
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from spacer.core.errors import SpacerError
-from spacer.core.outputs.atomic import read_json, write_json_atomic
+from spacer.core.formats.facts import AppFacts, DirectCopy, read_facts
+from spacer.core.formats.slices import Table
+from spacer.core.outputs.atomic import write_json_atomic
 from spacer.core.readers.placement import find_anchors
-from spacer.core.readers.recipe import default_script, read_link_recipe
+from spacer.core.readers.recipe import read_link_recipe
 from spacer.core.readers.workspace import AppBuild
 from spacer.core.rewrite.indirect import redirect_got, table_symbol
 from spacer.core.rewrite.rebuild import Rebuilder
@@ -27,54 +30,52 @@ from spacer.core.rewrite.strings import configured_last, configured_values
 from spacer.core.stages.extract import load_scripts, movable_names, object_facts
 
 
-def pic_app(extract: dict, out_root: Path, jobs: int = 2,
-            log: Callable[[str], None] | None = None) -> dict:
-    """Rebuild ``extract``'s objects into ``out_root``; its extract, with their facts."""
-    recipe = extract["recipe"]
-    rebuilder = Rebuilder(Path(extract["build_dir"]), Path(recipe["cwd"]), out_root / "build",
-                          log)
+def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
+            log: Callable[[str], None] | None = None) -> AppFacts:
+    """Rebuild ``extract``'s objects into ``out_root``; its facts, with theirs."""
+    recipe = extract.recipe
+    rebuilder = Rebuilder(Path(extract.build_dir), Path(recipe.cwd), out_root / "build", log)
     # Every object of the link, the app's own too: its calls into the libraries then
     # cost what the libraries' calls cost, and nothing stays position-dependent.
-    rebuilt = {p: rebuilder.plan(Path(p)) for p in recipe["objects"]}
+    rebuilt = {p: rebuilder.plan(Path(p)) for p in recipe.objects}
     rebuilder.run(jobs)
     # The configured name and folder of the app go after a library's other strings.
-    values = configured_values(Path(extract["build_dir"]))
-    for path in recipe["objects"]:
+    values = configured_values(Path(extract.build_dir))
+    for path in recipe.objects:
         configured_last(Path(rebuilt[path]), values)
-    scripts, default_index = load_scripts(recipe["scripts"],
-                                          default_script(recipe["scripts"], recipe["cmd_file"]))
+    scripts, default_index = load_scripts(list(recipe.scripts), recipe.default_script)
     anchors = find_anchors(scripts[default_index])
     objects, head_total = [], 0
-    before = {o["path"]: o["kinds"] for o in extract["objects"]}
-    for path in recipe["objects"]:
+    before = {o.path: o.kinds for o in extract.objects}
+    for path in recipe.objects:
         name = Path(path).name.removesuffix(".o")
         final = out_root / "objects" / Path(path).name
         movable = movable_names(rebuilt[path], path, scripts, default_index, anchors)
         entries = redirect_got(rebuilt[path], final, name, movable=movable)
         facts, head = object_facts(final, path, scripts, default_index, anchors)
-        facts["table"] = {"symbol": table_symbol(name),
-                          "entries": [[e.symbol, e.weak] for e in entries]}
-        facts["original"] = path
         # The copy for an image that keeps the library to itself: its calls go direct.
         direct = out_root / "direct" / Path(path).name
-        facts["direct"] = {"path": str(direct), "table": {
-            "symbol": table_symbol(name),
-            "entries": [[e.symbol, e.weak] for e in redirect_got(rebuilt[path], direct, name,
-                                                                 direct=True)]}}
-        # What the rebuild added per kind: the original image's layout, on which the
-        # planner bases its estimates, did not have it.
-        facts["grown"] = {k: grown for k, part in facts["kinds"].items() if k != "got"
-                          and (grown := part["size"] - before[path].get(k, {}).get("size", 0)) > 0}
-        objects.append(facts)
+        direct_entries = redirect_got(rebuilt[path], direct, name, direct=True)
+        objects.append(replace(
+            facts,
+            table=Table(table_symbol(name), [(e.symbol, e.weak) for e in entries]),
+            original=path,
+            direct=DirectCopy(str(direct), Table(table_symbol(name),
+                                                 [(e.symbol, e.weak) for e in direct_entries])),
+            # What the rebuild added per kind: the original image's layout, on which
+            # the planner bases its estimates, did not have it.
+            grown={k: grown for k, part in facts.kinds.items() if k != "got"
+                   and (grown := part.size - (old.size if (old := before[path].get(k))
+                                              else 0)) > 0}))
         head_total += head
-    return {**extract, "objects": objects, "text_head": head_total,
-            "rebuilt_commands": len(rebuilder.steps)}
+    return replace(extract, objects=objects, text_head=head_total,
+                   rebuilt_commands=len(rebuilder.steps))
 
 
 def run_pic(extract_file: Path, out: Path, objects_dir: Path,
             log: Callable[[str], None] | None = None) -> None:
     """The app's libraries rebuilt position-independent, with their facts (``--aslr``)."""
-    write_json_atomic(out, pic_app(read_json(extract_file), objects_dir, log=log),
+    write_json_atomic(out, pic_app(read_facts(extract_file), objects_dir, log=log).to_json(),
                       only_if_changed=True)
 
 

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from spacer.core.errors import ExternalFailure
+from spacer.core.formats.facts import AppFacts, read_facts
 from spacer.core.formats.slices import Slice, read_slice
-from spacer.core.outputs.atomic import read_json
+from spacer.core.outputs.paths import debug_image, link_map
 from spacer.core.programs import run_argv
-from spacer.core.readers.recipe import default_script, substitute
+from spacer.core.readers.recipe import substitute
 
 SCRATCH_PREFIX = ".relink-"
 def remove_stale_scratch(out_dir: Path) -> None:
@@ -30,49 +31,43 @@ def remove_stale_scratch(out_dir: Path) -> None:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def relink(extract: dict, piece: Slice, script: Path, out_dir: Path,
+def relink(facts: AppFacts, piece: Slice, script: Path, out_dir: Path,
            log: Callable[[str], None] | None = None) -> dict:
-    """Link ``extract``'s app with ``script`` into ``out_dir``; return the new paths."""
-    recipe = extract["recipe"]
+    """Link ``facts``' app with ``script`` into ``out_dir``; return the new paths."""
+    recipe = facts.recipe
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_scratch(out_dir)
-    image = Path(recipe["image"])
+    image = Path(recipe.image)
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out_dir) as tmp:
         scratch = Path(tmp)
-        mapping = {recipe["debug_image"]: str(scratch / Path(recipe["debug_image"]).name),
-                   recipe["image"]: str(scratch / image.name),
-                   default_script(recipe["scripts"], recipe["cmd_file"]): str(script)}
+        built = scratch / image.name
+        mapping = {recipe.debug_image: str(debug_image(built)), recipe.image: str(built),
+                   recipe.default_script: str(script)}
         for suffix in (".bootinfo", ".multiboot"):
-            mapping[recipe["image"] + suffix] = str(scratch / (image.name + suffix))
+            mapping[recipe.image + suffix] = str(scratch / (image.name + suffix))
         mapping.update(piece.objects)  # absolute (or canonical) object paths
-        cwd = recipe["cwd"]
-        link_map = scratch / (image.name + ".map")
-        argv = substitute(tuple(recipe["argv"]), mapping, cwd)
+        cwd = recipe.cwd
+        argv = substitute(recipe.argv, mapping, cwd)
         # Where every section went; right after the driver, wherever "-o OUT" is.
-        argv.insert(1, f"-Wl,-Map,{link_map}")
-        run_argv(argv, cwd, f"the relink of {extract['app']}", log)
-        for step in recipe["postlink"]:
-            run_argv(substitute(tuple(step["argv"]), mapping, cwd), cwd,
-                     f"the post-link step {Path(step['cmd_file']).name} of {extract['app']}",
-                     log)
-        final_image = scratch / image.name
-        if not final_image.is_file():
-            raise ExternalFailure(f"post-link steps of {extract['app']} made no image",
-                                  final_image)
-        result = {
-            "debug": str(out_dir / Path(recipe["debug_image"]).name),
-            "image": str(out_dir / image.name),
-            "map": str(out_dir / link_map.name),
-        }
-        os.replace(scratch / Path(recipe["debug_image"]).name, result["debug"])
-        os.replace(link_map, result["map"])
-        os.replace(final_image, result["image"])
+        argv.insert(1, f"-Wl,-Map,{link_map(built)}")
+        run_argv(argv, cwd, f"the relink of {facts.app}", log)
+        for step in recipe.postlink:
+            run_argv(substitute(step.argv, mapping, cwd), cwd,
+                     f"the post-link step {Path(step.cmd_file).name} of {facts.app}", log)
+        if not built.is_file():
+            raise ExternalFailure(f"post-link steps of {facts.app} made no image", built)
+        final = out_dir / image.name
+        result = {"debug": str(debug_image(final)), "image": str(final),
+                  "map": str(link_map(final))}
+        os.replace(debug_image(built), result["debug"])
+        os.replace(link_map(built), result["map"])
+        os.replace(built, result["image"])
     return result
 
 
-def run_relink(extract_file: Path, slice_file: Path, script: Path, out_dir: Path,
+def run_relink(facts_file: Path, slice_file: Path, script: Path, out_dir: Path,
                log: Callable[[str], None] | None = None) -> None:
-    relink(read_json(extract_file), read_slice(slice_file), script, out_dir, log)
+    relink(read_facts(facts_file), read_slice(slice_file), script, out_dir, log)
 
 
 def linked_objects(slice_file: Path) -> dict:

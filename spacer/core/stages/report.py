@@ -10,70 +10,77 @@ from dataclasses import asdict
 from pathlib import Path
 
 from spacer.core.errors import BadInput
+from spacer.core.formats.facts import read_facts
+from spacer.core.formats.layout import read_layout
+from spacer.core.formats.manifest import ImageFiles, Manifest, ManifestEntry
+from spacer.core.formats.report import (
+    AslrLayouts,
+    FleetPages,
+    ImageBytes,
+    References,
+    Report,
+    read_report,
+)
 from spacer.core.formats.slices import AslrMap, read_slice
-from spacer.core.outputs.atomic import read_json, write_json_atomic
-from spacer.core.outputs.paths import OutputLayout
+from spacer.core.formats.symbols import read_symbols
+from spacer.core.formats.verify import read_verify
+from spacer.core.outputs.atomic import write_json_atomic
+from spacer.core.outputs.paths import OutputLayout, debug_image
 from spacer.core.readers.workspace import AppBuild
 from spacer.core.sharing.pages import fleet_page_stats
 from spacer.core.stages.symbols import fleet_direct_references
 from spacer.core.stages.verify import compare_fleet
 
 
-def aslr_summary(maps: list[AslrMap]) -> dict:
+def aslr_summary(maps: list[AslrMap]) -> AslrLayouts:
     """Entropy per image and how many images got a layout of their own (``--aslr 2``)."""
     layouts = [json.dumps(m.libraries, sort_keys=True) for m in maps]
     bits = [m.entropy_bits for m in maps]
-    return {"seed": maps[0].seed if maps else None,
-            "entropy_bits_min": min(bits, default=0.0),
-            "entropy_bits_max": max(bits, default=0.0),
-            "distinct_layouts": len(set(layouts)),
-            "unique_layout_apps": sum(1 for x in layouts if layouts.count(x) == 1),
-            "apps": len(maps)}
-
-
-REPORT_SCHEMA = "spacer-report/1"  # README "report.json": bump when a field changes meaning
+    return AslrLayouts(seed=maps[0].seed if maps else None,
+                       entropy_bits_min=min(bits, default=0.0),
+                       entropy_bits_max=max(bits, default=0.0),
+                       distinct_layouts=len(set(layouts)),
+                       unique_layout_apps=sum(1 for x in layouts if layouts.count(x) == 1),
+                       apps=len(maps))
 
 
 def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
     """Static sharing of the original and the aligned fleet; the manifest of images."""
-    extracts = {a.name: read_json(layout.extract(a.name)) for a in apps}
-    original = [Path(extracts[a.name]["recipe"]["image"]) for a in apps]
+    recipes = {a.name: read_facts(layout.extract(a.name)).recipe for a in apps}
+    original = [Path(recipes[a.name].image) for a in apps]
     aligned = [layout.image(a) for a in apps]
     before, after = fleet_page_stats(original), fleet_page_stats(aligned)
-    plan = read_json(layout.layout)
-    sharing = compare_fleet([read_json(layout.verify(a.name)) for a in apps])
-    bound = plan["packed_bound"]
-    report = {
-        "schema": REPORT_SCHEMA,
-        "apps": {a.name: {"original_bytes": os.path.getsize(o), "aligned_bytes": os.path.getsize(n)}
-                 for a, o, n in zip(apps, original, aligned, strict=True)},
-        "original": asdict(before),
-        "aligned": asdict(after),
-        "packed_bound": bound,
-        "aslr": plan["options"].get("aslr", 0),
-        "quality": round(after.readonly.distinct / bound, 3) if bound else None,
-        "shared_libraries": {k: sharing[k] for k in ("libraries", "identical_pages",
-                                                      "differing_pages", "extra_copies")},
-        "differing_pages": sharing["differing"],
-    }
-    manifest = {"apps": {a.name: {
-        "original": {"image": str(Path(extracts[a.name]["recipe"]["image"]).resolve()),
-                     "debug": str(Path(extracts[a.name]["recipe"]["debug_image"]).resolve())},
-        "aligned": {"image": str(layout.image(a).resolve()),
-                    "debug": str(Path(f"{layout.image(a)}.dbg").resolve())},
-    } for a in apps}}
-    if plan["options"].get("aslr", 0) >= 2:
-        report["aslr_layouts"] = aslr_summary([read_slice(layout.aslr_map(a.name)).aslr_map
-                                               for a in apps])
-    symbols = [read_json(layout.symbols(a.name)) for a in apps]
-    report["references"] = {
-        "through_tables": sum(lib["through_table"] for s in symbols
-                              for lib in s["libraries"].values()),
-        "direct_by_type": dict(fleet_direct_references(symbols).most_common()),
-    }
-    report["made_from"] = made_from(layout, apps)
-    write_json_atomic(layout.report, report)
-    write_json_atomic(layout.manifest, manifest)
+    plan = read_layout(layout.layout)
+    sharing, differing = compare_fleet([read_verify(layout.verify(a.name)) for a in apps])
+    bound = plan.packed_bound
+    aslr = plan.options.get("aslr", 0)
+    symbols = [read_symbols(layout.symbols(a.name)) for a in apps]
+    report = Report(
+        apps={a.name: ImageBytes(os.path.getsize(o), os.path.getsize(n))
+              for a, o, n in zip(apps, original, aligned, strict=True)},
+        original=FleetPages.from_json(asdict(before)),
+        aligned=FleetPages.from_json(asdict(after)),
+        packed_bound=bound,
+        aslr=aslr,
+        quality=round(after.readonly.distinct / bound, 3) if bound else None,
+        shared_libraries=sharing,
+        differing_pages=differing,
+        aslr_layouts=aslr_summary([read_slice(layout.aslr_map(a.name)).aslr_map for a in apps])
+        if aslr >= 2 else None,
+        references=References(
+            through_tables=sum(lib.through_table for s in symbols
+                               for lib in s.libraries.values()),
+            direct_by_type=dict(fleet_direct_references(symbols).most_common())),
+        made_from=made_from(layout, apps),
+    )
+    manifest = Manifest({a.name: ManifestEntry(
+        original=ImageFiles(str(Path(recipes[a.name].image).resolve()),
+                            str(Path(recipes[a.name].debug_image).resolve())),
+        aligned=ImageFiles(str(layout.image(a).resolve()),
+                           str(debug_image(layout.image(a)).resolve())),
+    ) for a in apps})
+    write_json_atomic(layout.report, report.to_json())
+    write_json_atomic(layout.manifest, manifest.to_json())
 
 
 def made_from(layout: OutputLayout, apps: list[AppBuild]) -> dict[str, str]:
@@ -92,7 +99,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-def check_report_current(root: Path) -> dict:
+def check_report_current(root: Path) -> Report:
     """``report.json`` under ``root``, if it still describes the outputs beside it.
 
     An align that failed or was interrupted after the plan changed leaves the previous
@@ -100,15 +107,11 @@ def check_report_current(root: Path) -> dict:
     """
     path = Path(root) / "report.json"
     try:
-        report = read_json(path)
-        sources = report["made_from"]
-        stale = next((name for name, digest in sorted(sources.items())
-                      if _sha256(Path(root) / name) != digest), None)
+        report = read_report(path)
     except FileNotFoundError:
         raise BadInput("no report yet", path, "run spacer align first") from None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise BadInput("not a report of this spacer version", path,
-                       "run spacer align again") from None
+    stale = next((name for name, digest in sorted(report.made_from.items())
+                  if _sha256(Path(root) / name) != digest), None)
     if stale is not None:
         raise BadInput(f"out of date: {stale} changed since it was written (the last align "
                        "failed or was interrupted)", path, "run spacer align again")

@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from spacer.core.outputs.atomic import read_json, write_json_atomic
+from spacer.core.formats.facts import AppFacts, read_facts
+from spacer.core.formats.symbols import AppSymbols, Definer, DirectRef, LibraryRefs, TableEntry
+from spacer.core.outputs.atomic import write_json_atomic
 from spacer.core.readers.objects import read_object, read_relocations
 from spacer.core.rewrite.indirect import SLOT
 
@@ -35,57 +37,50 @@ def type_name(rtype: int) -> str:
     return RELOC_NAMES.get(rtype, f"type {rtype}")
 
 
-def app_symbols(facts: dict) -> dict:
+def app_symbols(facts: AppFacts) -> AppSymbols:
     """References leaving each library of one app (see module doc)."""
-    definer: dict[str, dict] = {}
-    for obj in facts["objects"]:
-        for sym in obj["defined"]:
-            definer.setdefault(sym, {"object": obj["name"], "digest": obj["digest"]})
+    definer: dict[str, Definer] = {}
+    for obj in facts.objects:
+        for sym in obj.defined:
+            definer.setdefault(sym, Definer(obj.name, obj.digest))
     libraries = {}
-    for obj in facts["objects"]:
-        elf = read_object(Path(obj["path"]))
+    for obj in facts.objects:
+        elf = read_object(Path(obj.path))
         own = set(elf.defined) | set(elf.local_symbols) | {s.name for s in elf.sections}
-        table = obj.get("table") or {}
-        table_symbol = table.get("symbol")
+        table_symbol = obj.table.symbol if obj.table else None
         via_table: Counter[int] = Counter()
         direct: Counter[tuple[str, int]] = Counter()
-        for rel in read_relocations(Path(obj["path"])):
+        for rel in read_relocations(Path(obj.path)):
             if rel.symbol == table_symbol:
                 via_table[(rel.addend + SLOT) // SLOT] += 1  # addends -8..-1 + 8 * slot
             elif rel.symbol not in own and rel.type not in TLS_TYPES:
                 direct[(rel.symbol, rel.type)] += 1
-        libraries[obj["name"]] = {
-            "digest": obj["digest"],
-            "table": [{"symbol": sym, "weak": weak, "defined_by": _who(definer, sym)}
-                      for sym, weak in table.get("entries", [])],
-            "through_table": sum(via_table.values()),
-            "direct": [{"symbol": sym, "type": type_name(rtype), "count": n,
-                        "defined_by": _who(definer, sym)}
-                       for (sym, rtype), n in sorted(direct.items())],
-        }
-    return {"app": facts["app"], "libraries": libraries}
+        libraries[obj.name] = LibraryRefs(
+            digest=obj.digest,
+            table=[TableEntry(sym, weak, definer.get(sym))
+                   for sym, weak in (obj.table.entries if obj.table else [])],
+            through_table=sum(via_table.values()),
+            direct=[DirectRef(sym, type_name(rtype), n, definer.get(sym))
+                    for (sym, rtype), n in sorted(direct.items())],
+        )
+    return AppSymbols(facts.app, libraries)
 
 
-def _who(definer: dict[str, dict], symbol: str) -> dict | None:
-    """The object defining ``symbol`` in this image; None: the linker script or nobody."""
-    return definer.get(symbol)
-
-
-def fleet_direct_references(per_app: list[dict]) -> Counter[str]:
+def fleet_direct_references(per_app: list[AppSymbols]) -> Counter[str]:
     """How often each relocation type still reaches out of a library directly, over
     the fleet's distinct library variants (each variant once)."""
     seen: set[str] = set()
     kinds: Counter[str] = Counter()
     for app in per_app:
-        for lib in app["libraries"].values():
-            if lib["digest"] in seen:
+        for lib in app.libraries.values():
+            if lib.digest in seen:
                 continue
-            seen.add(lib["digest"])
-            for ref in lib["direct"]:
-                kinds[ref["type"]] += ref["count"]
+            seen.add(lib.digest)
+            for ref in lib.direct:
+                kinds[ref.type] += ref.count
     return kinds
 
 
 def run_symbols(facts_file: Path, out: Path) -> None:
     """References leaving each library of one app, and its libraries' tables."""
-    write_json_atomic(out, app_symbols(read_json(facts_file)), only_if_changed=True)
+    write_json_atomic(out, app_symbols(read_facts(facts_file)).to_json(), only_if_changed=True)

@@ -17,8 +17,11 @@ import hashlib
 from pathlib import Path
 
 from spacer.core.errors import BadInput
+from spacer.core.formats.report import DifferingPage, SharedLibraries
 from spacer.core.formats.slices import Part, Slice, Slot, read_slice
+from spacer.core.formats.verify import LibraryPages, PageFingerprint, VerifyResult
 from spacer.core.outputs.atomic import write_json_atomic
+from spacer.core.outputs import paths
 from spacer.core.readers.elf import ElfFile
 from spacer.core.readers.mapfile import by_file, read_map
 from spacer.core.readers.objects import read_relocations
@@ -38,13 +41,13 @@ def image_symbols(path: Path) -> dict[str, int]:
         return {s.name: s.value for s in elf.symbols(symtab) if s.name} if symtab else {}
 
 
-def check_app(piece: Slice, debug_image: Path, link_map: Path) -> dict:
+def check_app(piece: Slice, debug_image: Path, link_map: Path) -> VerifyResult:
     """Addresses and per-library page fingerprints of ``piece``'s slots in the image."""
     symbols = image_symbols(debug_image)
     memory, _, _ = loaded_memory(debug_image)
     placed = by_file(read_map(link_map))
     misplaced: list[str] = []
-    libraries: dict[str, dict] = {}
+    libraries: dict[str, LibraryPages] = {}
     for kind, area in piece.areas.items():
         for slot in area.slots:
             for part in slot.parts + slot.eh_parts:
@@ -60,8 +63,8 @@ def check_app(piece: Slice, debug_image: Path, link_map: Path) -> dict:
                 pages = _library_pages(part, placed, memory, symbols)
                 if pages:
                     key = f"{part.lib}/{kind}/{part.digest}"
-                    libraries.setdefault(key, {"pages": []})["pages"].extend(pages)
-    return {"app": piece.app, "misplaced": misplaced, "libraries": libraries}
+                    libraries.setdefault(key, LibraryPages([])).pages.extend(pages)
+    return VerifyResult(piece.app, misplaced, libraries)
 
 
 def _check_part(part: Part, slot: Slot, kind: str, placed: dict, misplaced: list[str]) -> None:
@@ -89,7 +92,7 @@ def _check_table(part: Part, slot: Slot, symbols: dict[str, int], misplaced: lis
 
 
 def _library_pages(part: Part, placed: dict, memory: dict[int, bytearray],
-                   symbols: dict[str, int]) -> list[dict]:
+                   symbols: dict[str, int]) -> list[PageFingerprint]:
     """The library's bytes on each page it touches (clipped to the library's own
     sections), keyed by the page's index from the library's start, so that a library
     that moves by whole pages is still compared with itself."""
@@ -126,13 +129,13 @@ def _library_pages(part: Part, placed: dict, memory: dict[int, bytearray],
                 break
             digest.update(f"{lo - vaddr}:".encode())
             digest.update(page[lo - vaddr:hi - vaddr])
-        pages.append({"index": (vaddr - first) // PAGE, "offset": start - first, "vaddr": vaddr,
-                      "digest": digest.hexdigest() if present else ABSENT,
-                      "symbols": targets.get(vaddr, {})})
+        pages.append(PageFingerprint((vaddr - first) // PAGE, start - first, vaddr,
+                                     digest.hexdigest() if present else ABSENT,
+                                     targets.get(vaddr, {})))
     return pages
 
 
-def compare_fleet(checks: list[dict]) -> dict:
+def compare_fleet(checks: list[VerifyResult]) -> tuple[SharedLibraries, list[DifferingPage]]:
     """Each shared library variant's pages compared across every image that links it.
 
     A page is *identical* when its library bytes are equal in all those images, and
@@ -140,23 +143,23 @@ def compare_fleet(checks: list[dict]) -> dict:
     first, the pages sharing loses. Different variants of a library are not
     compared with each other: their bytes differ by content, not by address.
     """
-    by_library: dict[str, dict[str, list[dict]]] = {}
+    by_library: dict[str, dict[str, list[PageFingerprint]]] = {}
     for check in checks:
-        for key, lib in check["libraries"].items():
-            by_library.setdefault(key, {})[check["app"]] = lib["pages"]
-    result = {"identical_pages": 0, "differing_pages": 0, "extra_copies": 0,
-              "libraries": 0, "differing": []}
+        for key, lib in check.libraries.items():
+            by_library.setdefault(key, {})[check.app] = lib.pages
+    result = {"identical_pages": 0, "differing_pages": 0, "extra_copies": 0, "libraries": 0}
+    differing: list[DifferingPage] = []
     for key, per_app in sorted(by_library.items()):
         if len(per_app) < 2:
             continue
         result["libraries"] += 1
         apps = sorted(per_app)
-        positions: dict[tuple[int, int], dict[str, dict]] = {}
+        positions: dict[tuple[int, int], dict[str, PageFingerprint]] = {}
         for app in apps:
             for page in per_app[app]:
-                positions.setdefault((page["index"], page["offset"]), {})[app] = page
+                positions.setdefault((page.index, page.offset), {})[app] = page
         for (index, _), pages in sorted(positions.items()):
-            versions = {p["digest"] for p in pages.values()}
+            versions = {p.digest for p in pages.values()}
             if len(pages) == len(apps) and len(versions) == 1 and ABSENT not in versions:
                 result["identical_pages"] += 1
                 continue
@@ -164,26 +167,25 @@ def compare_fleet(checks: list[dict]) -> dict:
             result["extra_copies"] += max(1, len(versions)) - 1 + (len(apps) - len(pages))
             seen: dict[str, set[int]] = {}
             for page in pages.values():
-                for sym, addr in page["symbols"].items():
+                for sym, addr in page.symbols.items():
                     seen.setdefault(sym, set()).add(addr)
             culprits = sorted(sym for sym, addrs in seen.items() if len(addrs) > 1)
-            result["differing"].append({"library": key.rsplit("/", 1)[0], "page": index,
-                                        "vaddr": next(iter(pages.values()))["vaddr"],
-                                        "apps": sorted(pages), "versions": len(versions),
-                                        "symbols": culprits})
-    return result
+            differing.append(DifferingPage(key.rsplit("/", 1)[0], index,
+                                           next(iter(pages.values())).vaddr, sorted(pages),
+                                           len(versions), culprits))
+    return SharedLibraries(**result), differing
 
 
-def require_placed(check: dict, debug_image: str) -> None:
+def require_placed(check: VerifyResult, debug_image: str) -> None:
     """verify fails loudly when a library is not where the plan put it."""
-    if check["misplaced"]:
-        raise BadInput(f"{len(check['misplaced'])} slot(s) off plan: "
-                       f"{'; '.join(check['misplaced'][:3])}", debug_image,
+    if check.misplaced:
+        raise BadInput(f"{len(check.misplaced)} slot(s) off plan: "
+                       f"{'; '.join(check.misplaced[:3])}", debug_image,
                        "report this layout; rerun with spacer align -v for the commands")
 
 
 def run_verify(slice_file: Path, image: Path, out: Path) -> None:
-    debug = Path(f"{image}.dbg")
-    check = check_app(read_slice(slice_file), debug, Path(f"{image}.map"))
+    debug = paths.debug_image(image)
+    check = check_app(read_slice(slice_file), debug, paths.link_map(image))
     require_placed(check, str(debug))
-    write_json_atomic(out, check)
+    write_json_atomic(out, check.to_json())
