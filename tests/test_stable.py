@@ -186,3 +186,39 @@ def test_slice_round_trips_typed_and_a_foreign_one_is_refused(small_fleet):
     del data["areas"]["text"]["slots"][0]["parts"][0]["offset"]
     with pytest.raises(BadInput, match="--replan"):
         Slice.from_json(data, "plan/hello.json")
+
+
+@pytest.mark.slow
+def test_apps_added_one_at_a_time_rewrite_no_existing_image(demo_workspace, tmp_path: Path):
+    """The demo fleet, then generated apps added one at a time: an image that linked its
+    own copy of a library keeps it when the next app comes, so no slot moves under the
+    images already deployed. Counted by the images' bytes."""
+    from spacer.demo import SRC_DIR
+    from spacer.demo.apps import generated_app
+
+    ws, out = tmp_path / "ws", tmp_path / "out"
+    shutil.copytree(demo_workspace, ws, symlinks=True)
+    _align(ws, out)
+    rewritten: set[str] = set()
+    for index in range(4):
+        before = _images(out)
+        build_fleet(ws, [generated_app(index)], src_root=SRC_DIR)
+        _align(ws, out)
+        after = _images(out)
+        rewritten |= {app for app, digest in before.items() if after[app] != digest}
+    assert rewritten == set()
+
+
+def test_move_lines_name_every_app_a_move_relinks():
+    """Two moves of one library, one that relinks nothing and one that relinks two
+    images, are two lines: the relinks are not hidden behind the first move's words."""
+    from spacer.core.formats.layout import Move
+    from spacer.views import report as view
+
+    moves = [Move("libuksched", "text", "gen0001 links its own copy", [], 2),
+             Move("libuksched", "bss", "meets another library's slot in a new image",
+                  ["libinfo", "sched"], 0)]
+    lines = view.move_lines(moves)
+    assert len(lines) == 2
+    assert any("relinks libinfo, sched" in ln and "(bss)" in ln for ln in lines)
+    assert any("relinks no existing app" in ln and "(text)" in ln for ln in lines)

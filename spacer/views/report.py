@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from spacer.core.formats.layout import read_layout
+from spacer.core.formats.layout import Move, read_layout
 from spacer.core.formats.report import read_report
 
 
@@ -47,19 +47,8 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(4))
         console.print(f"keeping pages apart: {names}", markup=False)
     layout_file = Path(out_dir) / "layout.json"
-    moves: dict[str, dict] = {}
-    for move in read_layout(layout_file).moves if layout_file.is_file() else []:
-        entry = moves.setdefault(move.unit, {"kinds": [], "why": move.why,
-                                             "apps": move.apps, "lost": 0})
-        entry["kinds"].append(move.kind)
-        entry["lost"] += move.pages_lost
-    for unit, move in moves.items():
-        # A few names and a count: a library with many holders stays one short line.
-        apps = move["apps"]
-        named = ", ".join(apps[:4]) + (f" and {len(apps) - 4} more" if len(apps) > 4 else "")
-        console.print(f"moved {unit} ({', '.join(move['kinds'])}): {move['why']}; relinks "
-                      f"{named or 'no existing app'}; {move['lost']} read-only pages of "
-                      "sharing lost against a fresh plan", markup=False)
+    for line in move_lines(read_layout(layout_file).moves if layout_file.is_file() else []):
+        console.print(line, markup=False)
     refs = report.references
     direct = ", ".join(f"{t.removeprefix('R_X86_64_')} {n}"
                        for t, n in refs.direct_by_type.items()) or "none"
@@ -73,3 +62,22 @@ def show_report(out_dir: Path, console: Console | None = None) -> None:
         console.print(f"placement entropy per image: {layouts.entropy_bits_min:.1f} to "
                       f"{layouts.entropy_bits_max:.1f} bits", markup=False)
     console.print(f"[dim]{escape(str(Path(out_dir) / 'report.json'))}, manifest.json[/]")
+
+
+def move_lines(moves: list[Move]) -> list[str]:
+    """One line per library, reason and set of apps relinked: kinds moved for the same
+    reason join, and no move's relinks hide behind another's."""
+    merged: dict[tuple, dict] = {}
+    for move in moves:
+        entry = merged.setdefault((move.unit, move.why, tuple(move.apps)),
+                                  {"kinds": [], "lost": 0})
+        entry["kinds"].append(move.kind)
+        entry["lost"] += move.pages_lost
+    lines = []
+    for (unit, why, apps), move in merged.items():
+        # A few names and a count: a library with many holders stays one short line.
+        named = ", ".join(apps[:4]) + (f" and {len(apps) - 4} more" if len(apps) > 4 else "")
+        lines.append(f"moved {unit} ({', '.join(move['kinds'])}): {why}; relinks "
+                     f"{named or 'no existing app'}; {move['lost']} read-only pages of "
+                     "sharing lost against a fresh plan")
+    return lines

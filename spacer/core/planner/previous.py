@@ -36,6 +36,8 @@ class OldUnit:
         self.reserve: dict[str, int] = data.reserve
         self.sizes: dict[str, int] = data.raw_sizes
         self.raw: dict[str, list[int]] = data.raw_offsets
+        self.apps: set[str] = set(data.apps)  # the images that shared its slots
+        self.holders: set[str] = {app for by_app in data.variants.values() for app in by_app}
 
     def room(self, member: str, kind: str) -> int:
         """Bytes ``member`` had for ``kind`` (up to the next member or the slot's end);
@@ -124,8 +126,15 @@ class Previous:
 def private_copies(units: list[Unit], old: Previous) -> None:
     """A new image that holds two libraries whose kept slots overlap (they never met in
     one image before) links the smaller one as its own, at another address: it gives
-    up sharing that library, and no other image relinks."""
+    up sharing that library, and no other image relinks. An image that had its own
+    copy keeps it."""
     kept = [u for u in units if old.unit(u)]
+    for u in kept:
+        # An image that linked its own copy in the previous layout keeps it: sharing
+        # the slot now would relink that image, or move the slot for every holder.
+        prev = old.unit(u)
+        for app in [a for a in u.apps if a in old.apps and a in prev.holders - prev.apps]:
+            u.apps.remove(app)
     for kind in (*ABSOLUTE_KINDS, *PACKED_KINDS):
         busy: dict[str, list[tuple[int, int, Unit]]] = {}
         for u in sorted(kept, key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id)):
