@@ -1,11 +1,12 @@
 """``spacer bench changes``: what a fleet that changes costs, measured in one run.
 
-Builds the demo fleet plus N generated apps, aligns it, then makes the changes an
-operator makes one at a time and counts, for each, the apps relinked and the
-existing images whose bytes changed: one app added, one removed, one rebuilt with a
-library changed in place, one rebuilt with a library grown by 20 KB; then ten apps
-added one at a time, against a fresh plan of the same fleet (read-only distinct
-pages).
+First the demo fleet alone, with five generated apps added one at a time; then the
+demo fleet plus N generated apps, with the changes an operator makes one at a time:
+one app added, one removed, one rebuilt with a library changed in place, one rebuilt
+with a library grown by 20 KB; then ten apps added one at a time, against a fresh
+plan of the same fleet (read-only distinct pages). For each it counts the apps
+relinked and the existing images whose bytes changed (over all the additions of a
+sequence, not only its last).
 """
 
 from __future__ import annotations
@@ -64,19 +65,44 @@ def _step(ws: Path, out: Path, what: str, change) -> dict:
             "distinct": distinct}
 
 
+def _added_one_at_a_time(ws: Path, out: Path, src: Path, what: str,
+                         indices: range) -> dict:
+    """Apps ``indices`` added one at a time; the rows summed: every app relinked, every
+    existing image rewritten at any step."""
+    from spacer.demo.apps import generated_app
+    from spacer.demo.build import build_fleet
+
+    relinked: set[str] = set()
+    changed: set[str] = set()
+    for i in indices:
+        row = _step(ws, out, what,
+                    lambda i=i: build_fleet(ws, [generated_app(i)], src_root=src))
+        relinked |= set(row["relinked"])
+        changed |= set(row["changed"])
+    return {"change": what, "relinked": sorted(relinked), "changed": sorted(changed),
+            "distinct": row["distinct"]}
+
+
 def bench(root: Path, count: int) -> list[dict]:
     from spacer.demo import SRC_DIR
-    from spacer.demo.apps import fleet, generated_app
+    from spacer.demo.apps import DEMO_APPS, fleet, generated_app
     from spacer.demo.build import build_fleet
 
     src = root / "src"
     shutil.copytree(SRC_DIR, src)
+    # The small fleet first: where a new app meets most of the kept slots.
+    small_ws, small_out = root / "small-ws", root / "small-out"
+    build_fleet(small_ws, list(DEMO_APPS), src_root=src)
+    _align(small_ws, small_out)
+    rows = [_added_one_at_a_time(small_ws, small_out, src,
+                                 f"demo fleet ({len(DEMO_APPS)}): five apps added one at a "
+                                 "time", range(5))]
     ws, out = root / "ws", root / "out"
     apps = {a.name: a for a in fleet(count)}
     build_fleet(ws, list(apps.values()), src_root=src)
     _align(ws, out)
-    rows = [_step(ws, out, "one app added",
-                  lambda: build_fleet(ws, [generated_app(count)], src_root=src))]
+    rows.append(_step(ws, out, "one app added",
+                      lambda: build_fleet(ws, [generated_app(count)], src_root=src)))
     rows.append(_step(ws, out, "one app removed",
                       lambda: shutil.rmtree(ws / "apps" / generated_app(count).name)))
 
@@ -92,16 +118,10 @@ def bench(root: Path, count: int) -> list[dict]:
 
     rows.append(_step(ws, out, "library changed in place (hashsum)", same_size))
     rows.append(_step(ws, out, "library grown by 20 KB (fsdemo)", grown))
-    added: set[str] = set()
-    for i in range(1, 11):
-        row = _step(ws, out, "ten apps added one at a time",
-                    lambda i=i: build_fleet(ws, [generated_app(count + i)], src_root=src))
-        added |= set(row["relinked"])
-    fresh = root / "fresh"
-    _, fresh_distinct = _align(ws, fresh)
-    rows.append({"change": "ten apps added one at a time", "relinked": sorted(added),
-                 "changed": row["changed"], "distinct": row["distinct"],
-                 "fresh": fresh_distinct})
+    row = _added_one_at_a_time(ws, out, src, "ten apps added one at a time",
+                               range(count + 1, count + 11))
+    _, row["fresh"] = _align(ws, root / "fresh")
+    rows.append(row)
     return rows
 
 
