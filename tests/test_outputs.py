@@ -100,4 +100,14 @@ def test_padding_is_not_a_saving(small_fleet):
     assert ro["frames_saved"] == len(content) - len({p.digest for p in content})
     assert ro["frames_saved"] < ro["total"] - ro["distinct"] - padding // 2
     text = _render_report(small_fleet["out"])
-    assert "padding (zero, gap fill)" in text
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    # Every row is explained under the table, the figure to read first and marked.
+    legend = [line.split(":")[0].strip() for line in lines if line.startswith("  ")
+              and ":" in line]
+    rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert rows[0] == "frames saved" and set(rows) <= set(legend)
+    assert "figure to read" in next(line for line in lines if "frames saved:" in line)
+    padded = next(line for line in lines if line.startswith("│ padding"))
+    assert str(ro["padding"]) in padded
+    assert "aligned images are larger" in text
