@@ -4,14 +4,15 @@ workspace, the demo fleet (built first)."""
 
 import sys
 
-from doit import get_var
+import doit.doit_cmd
 
 from spacer.core.errors import SpacerError
 from spacer.run.loader import hold_output_lock, namespace, selected_apps
 from spacer.run.settings import settings_from_vars
 
 try:  # a bad workspace, variable or output folder is one line, as with `spacer align`
-    _settings = settings_from_vars(get_var)
+    # doit keeps the command line's NAME=VALUE pairs here (doit.get_var reads them).
+    _settings = settings_from_vars(doit.doit_cmd._CMDLINE_VARS)
     if not _settings.demo:
         selected_apps(_settings)
     globals().update(namespace(_settings))

@@ -24,8 +24,6 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-
 from spacer import __version__
 from spacer.core.errors import (
     BAD_INPUT,
@@ -34,24 +32,33 @@ from spacer.core.errors import (
     SpacerError,
     internal_error_line,
 )
-from spacer.core.planner.model import HEADROOM
 from spacer.run.settings import DEMO_WORKSPACE, Settings
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Only what every command needs is imported here: ``spacer --help`` must stay fast, so
+# doit, rich and the benchmarks are imported by the commands that use them.
 
 
 def say(line: str) -> None:
-    """Print one ``spacer: ...`` line on stderr, as plain text (no rich markup: a path
-    such as ``[/abs/path]`` must come out as it is)."""
-    err.print(f"spacer: {line}", markup=False)
+    """Print one ``spacer: ...`` line on stderr, as plain text."""
+    print(f"spacer: {line}", file=sys.stderr, flush=True)
 
 
-def _int(text: str) -> int:
-    """Decimal or 0x-prefixed hexadecimal, as the seed's ``--loc`` accepted."""
+class _Parser(argparse.ArgumentParser):
+    """A command line that is wrong is one line and exit status 2, as any bad input."""
+
+    def error(self, message: str) -> None:
+        say(f"{message} (see {self.prog} --help)")
+        raise SystemExit(BAD_INPUT)
+
+
+def _positive(text: str) -> float:
     try:
-        return int(text, 0)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r} (try 0x200000)") from None
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
+    return value
 
 
 def _settings(ns: argparse.Namespace, plan: dict | None = None) -> Settings:
@@ -92,36 +99,20 @@ def cmd_boot(ns: argparse.Namespace) -> int:
 
 
 def cmd_align(ns: argparse.Namespace) -> int:
-    from spacer.run.loader import run_tasks
-
-    plan = {"align": ns.align, "group": ns.group, "copy_objs": ns.copy_objs, "loc": ns.loc,
-            "aslr": ns.aslr, "same_mapping": ns.aslr_same_mapping, "headroom": ns.headroom}
-    if ns.aslr_same_mapping and ns.aslr < 2:
-        say("--aslr-same-mapping only applies to --aslr 2")
-        return BAD_INPUT
-    if ns.aslr_map:
-        say("--aslr-map is not offered: spacer's rebuilt code reaches its read-only data "
-            "(strings, jump tables) relative to itself, so read-only data kept at fixed "
-            "addresses while code moves would make those pages differ; --aslr 2 moves "
-            "them together and keeps both shared (README: Options)")
-        return BAD_INPUT
-    if ns.custom_loader:
-        say("-c/--custom-loader is not needed: spacer already places each image's own "
-            "libraries after the shared slots of each kind, outside the shared range "
-            "(README: Options)")
-        return BAD_INPUT
-    settings = replace(_settings(ns, plan), seed=ns.seed, replan=ns.replan)
-    # Say what is wrong with the workspace and -o before doit starts or creates anything.
+    from spacer.core.options import OPTIONS, validate
     from spacer.core.readers.workspace import check_output_folder
-    from spacer.run.loader import selected_apps
+    from spacer.run.loader import run_tasks, selected_apps
+    from spacer.run.settings import settings_of
 
+    values = validate({o.name: getattr(ns, o.name) for o in OPTIONS if o.flags})
+    settings = settings_of(values, verbose=ns.verbose)
+    # Say what is wrong with the workspace and -o before doit starts or creates anything.
     check_output_folder(settings.out_dir, selected_apps(settings))
-    if ns.relink_only and not (settings.out_dir / "layout.json").is_file():
+    if settings.relink_only and not (settings.out_dir / "layout.json").is_file():
         say(f"{settings.out_dir}: no plan yet (run spacer align first)")
         return BAD_INPUT
     targets = ["align"] if not settings.demo else ["fleet", "align"]
-    code, _, failures = run_tasks(settings, targets, relink_only=ns.relink_only,
-                                  jobs=ns.jobs, style=_style(ns))
+    code, _, failures = run_tasks(settings, targets, jobs=ns.jobs, style=_style(ns))
     if code == 0:
         from spacer.views.report import show_report
 
@@ -129,62 +120,83 @@ def cmd_align(ns: argparse.Namespace) -> int:
     return _finish(code, failures, None, ns.verbose)
 
 
+def _out_dir(ns: argparse.Namespace) -> Path:
+    """The output folder ``report`` and ``plan`` read: -o, or the workspace's, which
+    must exist."""
+    from spacer.core.readers.workspace import check_workspace
+
+    if ns.out is None and ns.workspace is not None:
+        check_workspace(ns.workspace)
+    return _settings(ns).out_dir
+
+
 def cmd_report(ns: argparse.Namespace) -> int:
     from spacer.core.stages.report import check_report_current
     from spacer.views.report import show_report
 
-    settings = _settings(ns)
-    check_report_current(settings.out_dir)  # refuse a report the last align left stale
-    show_report(settings.out_dir)
+    out = _out_dir(ns)
+    check_report_current(out)  # refuse a report the last align left stale
+    show_report(out)
     return 0
 
 
 def cmd_plan(ns: argparse.Namespace) -> int:
-    """``spacer plan --diff``: what a fresh plan would relink and gain, measured by
-    aligning the fleet afresh into a scratch folder (the outputs are not touched)."""
+    """``spacer plan [--diff]``: what a fresh plan would relink and gain, measured by
+    aligning the fleet afresh into a scratch folder (the outputs are not touched, and
+    the demo fleet is not rebuilt)."""
     import tempfile
 
-    from spacer.core.outputs.atomic import read_json
+    from spacer.core.formats.layout import read_layout
+    from spacer.core.formats.report import read_report
+    from spacer.core.options import PLAN_OPTIONS
     from spacer.run.loader import run_tasks
 
-    settings = _settings(ns)
-    layout = settings.out_dir / "layout.json"
-    if not layout.is_file():
-        say(f"{settings.out_dir}: no layout yet (run spacer align first)")
+    out = _out_dir(ns)
+    if not (out / "layout.json").is_file():
+        say(f"{out}: no layout yet (run spacer align first)")
         return BAD_INPUT
-    options = read_json(layout)["options"]
+    layout = read_layout(out / "layout.json")
+    options = layout.options
+    current = replace(_settings(ns), demo=False, apps=tuple(layout.apps),
+                      plan={k: options[k] for k in PLAN_OPTIONS if k in options},
+                      seed=options.get("seed", 0))
     with tempfile.TemporaryDirectory(prefix="spacer-replan-") as tmp:
-        fresh = replace(settings, out=Path(tmp), plan=options, replan=True)
+        fresh = replace(current, out=Path(tmp), replan=True)
         code, _, failures = run_tasks(fresh, ["align"])
         if code != 0:
             return _finish(code, failures, None, ns.verbose)
-        apps = sorted(p.stem for p in (Path(tmp) / "plan").glob("*.json"))
+        # What relink reads of the plan: the slice, or under --aslr 2 the image's map;
+        # paths into the scratch folder name the output folder's own files.
+        placed = "aslr" if options.get("aslr", 0) >= 2 else "plan"
+        apps = sorted(layout.apps)
         moved = [app for app in apps
-                 if not (settings.out_dir / "plan" / f"{app}.json").is_file()
-                 or read_json(settings.out_dir / "plan" / f"{app}.json")
-                 != read_json(Path(tmp) / "plan" / f"{app}.json")]
-        now = read_json(settings.out_dir / "report.json")["aligned"]["readonly"]["distinct"]
-        after = read_json(Path(tmp) / "report.json")["aligned"]["readonly"]["distinct"]
+                 if _placed_text(out / placed / f"{app}.json", out, out)
+                 != _placed_text(Path(tmp) / placed / f"{app}.json", Path(tmp), out)]
+        now = read_report(out / "report.json").aligned.readonly.distinct
+        after = read_report(Path(tmp) / "report.json").aligned.readonly.distinct
     print(f"a replan would relink {len(moved)} of {len(apps)} apps"
           f"{': ' + ', '.join(moved) if moved else ''}")
     print(f"read-only distinct pages: {now} now, {after} after a replan "
-          f"({now - after:+d} pages)")
+          f"({after - now:+d} pages)")
     return 0
+
+
+def _placed_text(path: Path, root: Path, shown_as: Path) -> str | None:
+    return path.read_text().replace(str(root), str(shown_as)) if path.is_file() else None
 
 
 def _finish(code: int, failures: list, done: str | None, verbose: bool = False) -> int:
     """Exit status of a doit run; on failure print its first failure, once."""
     if code == 0:
         if done:
-            err.print("[green]done:[/] ", end="")
-            err.print(done, markup=False)
+            print(f"done: {done}", file=sys.stderr)
         return 0
     if not failures:
         say("the run failed (see above)")
         return INTERNAL
     first = failures[0]
     if verbose and first.traceback:
-        err.print(first.traceback.rstrip(), markup=False)
+        print(first.traceback.rstrip(), file=sys.stderr)
     say(first.line)
     return first.exit_code
 
@@ -196,7 +208,7 @@ def _workspace_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    from spacer.run.loader import default_jobs, jobs_arg
+    from spacer.run.jobs import default_jobs, jobs_arg
 
     p.add_argument("-j", "--jobs", type=jobs_arg, default=default_jobs(), metavar="N",
                    help="run N tasks at a time (default: the number of cores, "
@@ -212,12 +224,15 @@ def _verbose_arg(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    from spacer.bench.commands import add_parsers
+    from spacer.core.options import add_arguments
+
+    top = _Parser(
         prog="spacer", description="Relink a fleet of Unikraft unikernels so that every library "
         "several images contain sits at the same page-aligned address with identical bytes, "
         "and their memory pages can be shared (KSM).")
     top.add_argument("--version", action="version", version=f"spacer {__version__}")
-    sub = top.add_subparsers(dest="command", required=True)
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("fleet", help="build the demo fleet of mini-unikernels",
                        description="Build the demo fleet into DIR/apps/<app>/build/, "
@@ -234,7 +249,7 @@ def parser() -> argparse.ArgumentParser:
                        "with the app's exit code (124 on timeout).")
     p.add_argument("image", type=Path, metavar="IMAGE")
     p.add_argument("--append", metavar="ARGS", help="kernel command line")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+    p.add_argument("--timeout", type=_positive, default=30.0, metavar="S",
                    help="give up after S seconds (default 30)")
     _verbose_arg(p)
     p.set_defaults(func=cmd_boot)
@@ -243,85 +258,37 @@ def parser() -> argparse.ArgumentParser:
                        description="Extract, plan, write linker scripts, relink, verify and "
                        "report, as incremental doit tasks. Outputs go to OUT (default "
                        "DIR/.spacer); build folders are only read.")
-    _workspace_arg(p)
-    p.add_argument("-o", "--out", type=Path, metavar="OUT",
-                   help="output folder (default DIR/.spacer)")
-    p.add_argument("-u", "--uks", nargs="+", metavar="APP",
-                   help="only these apps (default all; at least two)")
-    p.add_argument("-l", "--loc", type=_int, metavar="ADDR",
-                   help="start address of the shared code area, e.g. 0x110000 "
-                   "(default: the page after the largest boot code)")
-    p.add_argument("-a", "--align", action=argparse.BooleanOptionalAction, default=True,
-                   help="page-align every shared slot (default); --no-align packs them")
-    p.add_argument("-g", "--group", action=argparse.BooleanOptionalAction, default=True,
-                   help="one slot for the shared libraries that the same images hold "
-                   "(default); --no-group gives each library its own")
-    p.add_argument("--copy-objs", action="store_true",
-                   help="link every image with the same canonical object for a shared "
-                   "library (the first app's; never copied over the user's files)")
-    p.add_argument("--aslr", type=int, choices=(0, 1, 2), default=0,
-                   help="1: rebuild the libraries as position-independent code from their "
-                   "recorded commands and send every reference that leaves a library through "
-                   "a table of its own, so shared library pages stay identical even next to "
-                   "variant libraries; 2: also give every image its own random placement of "
-                   "its shared libraries (default 0: relink the objects as built)")
-    p.add_argument("--seed", type=_int, default=0, metavar="N",
-                   help="--aslr 2: seed of the placements (default 0; the same seed gives "
-                   "the same images)")
-    p.add_argument("--aslr-same-mapping", action="store_true",
-                   help="--aslr 2: keep the libraries in the order of the --aslr 1 layout and "
-                   "move them by random gaps only")
-    p.add_argument("--aslr-map", action="store_true",
-                   help="the research tool's fixed map of read-only data under ASLR: not "
-                   "offered, and refused with the reason")
-    p.add_argument("-c", "--custom-loader", action="store_true",
-                   help="the research tool's move of each image's own libraries out of the "
-                   "shared range: spacer's layout already does it; refused with the reason")
-    p.add_argument("--headroom", type=float, default=HEADROOM, metavar="F",
-                   help=f"room for each shared library to grow in a rebuild without moving, "
-                   f"as a fraction of its size (default {HEADROOM})")
-    p.add_argument("--replan", action="store_true",
-                   help="plan from scratch; by default the previous layout is kept as far as "
-                   "it can be, so only the apps whose libraries must move are relinked")
-    p.add_argument("--relink-only", action="store_true",
-                   help="relink with the existing plan and linker scripts")
+    add_arguments(p)  # spacer.core.options: the options doit align takes too
     _run_args(p)
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show every command run, and the traceback of an internal error")
     p.set_defaults(func=cmd_align)
 
     p = sub.add_parser("plan", help="what a fresh plan would relink and gain",
-                       description="With --diff: align the fleet afresh (--replan) into a "
-                       "scratch folder and print which apps a replan would relink and the "
-                       "read-only pages it would gain. The outputs are not touched.")
+                       description="Align the fleet afresh (--replan, with the options the "
+                       "layout records) into a scratch folder and print which apps a replan "
+                       "would relink and the read-only pages it would gain. The outputs "
+                       "and the builds are not touched.")
     _workspace_arg(p)
     p.add_argument("-o", "--out", type=Path, metavar="OUT", help="output folder")
-    p.add_argument("--diff", action="store_true", required=True,
-                   help="compare the current layout with a fresh plan")
+    p.add_argument("--diff", action="store_true",
+                   help="compare the current layout with a fresh plan (what plan does)")
     _verbose_arg(p)
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("report", help="show the sharing figures of the last align")
+    p = sub.add_parser("report", help="show the sharing figures of the last align",
+                       description="Print the table of the last align's static page "
+                       "sharing (report.json), original against aligned, with its legend. "
+                       "A report that an align which failed or was interrupted left behind "
+                       "is refused.")
     _workspace_arg(p)
     p.add_argument("-o", "--out", type=Path, metavar="OUT", help="output folder")
     _verbose_arg(p)
     p.set_defaults(func=cmd_report)
 
-    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
-                                                                       required=True)
-    from spacer.bench import align as bench_align
-    from spacer.bench import changes as bench_changes
-    from spacer.bench import fuzz as bench_fuzz
-    from spacer.bench import interrupt as bench_interrupt
-    from spacer.bench import memory as bench_memory
-    from spacer.bench import runtime as bench_runtime
-
-    bench_align.add_parser(bench)
-    bench_runtime.add_parser(bench)
-    bench_changes.add_parser(bench)
-    bench_memory.add_parser(bench)
-    bench_fuzz.add_parser(bench)
-    bench_interrupt.add_parser(bench)
+    bench = sub.add_parser("bench", help="benchmarks",
+                           description="Measure spacer and the fleets it makes.")
+    add_parsers(bench.add_subparsers(dest="bench", required=True, parser_class=_Parser))
     return top
 
 
@@ -343,7 +310,10 @@ def _stop_signals_interrupt() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ns = parser().parse_args(argv)
+    try:
+        ns = parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a wrong command line (one line)
+        return done.code if isinstance(done.code, int) else BAD_INPUT
     previous = _stop_signals_interrupt()
     try:
         return ns.func(ns)
@@ -355,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
     except Exception as exc:
         if getattr(ns, "verbose", False):
-            err.print(traceback.format_exc().rstrip(), markup=False)
+            print(traceback.format_exc().rstrip(), file=sys.stderr)
         say(internal_error_line(exc))
         return INTERNAL
     finally:

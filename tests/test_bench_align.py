@@ -36,7 +36,9 @@ def test_scaling_and_plan_share_are_printed():
 def test_count_takes_several_fleet_sizes():
     import argparse
 
+    from spacer.bench.commands import add_parsers
+
     top = argparse.ArgumentParser()
-    bench_align.add_parser(top.add_subparsers())
+    add_parsers(top.add_subparsers())
     ns = top.parse_args(["align", "--count", "100", "400", "-j", "1"])
     assert ns.count == [100, 400] and ns.jobs == 1

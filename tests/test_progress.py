@@ -112,7 +112,8 @@ def compare_outputs(one: Path, two: Path) -> None:
 
 def test_jobs_default_to_the_cores():
     from spacer.cli import parser
-    from spacer.run.loader import default_jobs, parallel_args
+    from spacer.run.jobs import default_jobs
+    from spacer.run.loader import parallel_args
 
     assert parser().parse_args(["align"]).jobs == default_jobs() >= 1
     assert parser().parse_args(["fleet"]).jobs == default_jobs()

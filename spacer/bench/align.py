@@ -26,32 +26,6 @@ STAGES = ("fleet", "extract", "pic", "symbols", "plan", "aslr", "lds", "relink",
           "report")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from spacer.run.loader import jobs_arg
-
-    p = subparsers.add_parser(
-        "align", help="time a full align, a no-op rerun and a one-app change",
-        description="Build the demo fleet (plus N generated apps) in a scratch folder, then "
-                    "time a full align, a second run with nothing changed, and a run after "
-                    "one app's code changed; print the ratios, the time of each stage, "
-                    "peak memory and the static page sharing. With -w, time a full align of "
-                    "that workspace into a scratch output folder instead.")
-    p.add_argument("--count", type=int, nargs="+", default=[0, 100], metavar="N",
-                   help="generated apps on top of the demo ones: one fleet each, all measured "
-                        "in this run (default 0 100); the largest is built once and the "
-                        "others are its first apps")
-    p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
-                   help="time a full align of this workspace (only read) instead of a demo "
-                        "fleet")
-    p.add_argument("-u", "--uks", nargs="+", metavar="APP", help="with -w: only these apps")
-    p.add_argument("-j", "--jobs", type=jobs_arg, default=1, metavar="N",
-                   help="tasks at a time (default 1); with N > 1 the full align also runs "
-                        "with -j 1 in the same run and the ratio is printed")
-    p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="run in DIR and keep it (default: a temporary folder)")
-    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
-    p.set_defaults(func=run)
-    return p
 
 
 def _timed_align(settings: Settings, jobs: int = 1) -> tuple[float, list[str], dict]:

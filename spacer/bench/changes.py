@@ -24,18 +24,6 @@ from spacer.core.errors import ExternalFailure
 from spacer.core.formats.report import read_report
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "changes", help="relinks caused by adding, removing and rebuilding apps",
-        description="Align the demo fleet plus N generated apps, then add, remove and "
-                    "rebuild apps one at a time; print the apps relinked and the existing "
-                    "images changed by each, and ten additions against a fresh plan.")
-    p.add_argument("--count", type=int, default=90, metavar="N",
-                   help="generated apps on top of the demo ones (default 90)")
-    p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="run in DIR and keep it (default: a temporary folder)")
-    p.set_defaults(func=run)
-    return p
 
 
 def _images(out: Path) -> dict[str, str]:

@@ -388,25 +388,6 @@ def fuzz(app_dir: Path, seed: int = 0, count: int = 2000, only: int | None = Non
 
 # --- the command ---------------------------------------------------------------------
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "fuzz", help="feed damaged objects, images, scripts and records to the readers",
-        description="Build two demo apps in a scratch folder (or use -w), then damage one "
-                    "of their files at a time (cut short, bits flipped, header fields, "
-                    "another machine, garbage, edited tokens) and read it as spacer align "
-                    "would. Every input must be read or refused with one line; exits 4 and "
-                    "lists the inputs that raised anything else.")
-    p.add_argument("--count", type=int, default=2000, metavar="N",
-                   help="inputs to try (default 2000)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="seed; input I of seed S is always the same (default 0)")
-    p.add_argument("--only", type=int, metavar="I", help="replay input I only")
-    p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
-                   help="take the files from DIR/apps/<app> of a built demo fleet")
-    p.add_argument("--app", default="hashsum", help="the app whose files are damaged "
-                   "(default hashsum)")
-    p.set_defaults(func=run)
-    return p
 
 
 def run(ns: argparse.Namespace) -> int:

@@ -218,26 +218,6 @@ def sweep(ws: Path, root: Path, runs: int, seed: int = 0,
     return result
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from spacer.run.loader import jobs_arg
-
-    p = subparsers.add_parser(
-        "interrupt", help="stop aligns with SIGINT/SIGTERM/SIGKILL, check the next run",
-        description="Build three demo apps in a scratch folder (or use -w), align them "
-                    "once as a reference, then start aligns and stop them at random points "
-                    "with SIGINT, SIGTERM and SIGKILL in turn. After each, the next align "
-                    "must finish with byte-identical images and leave no scratch. Exits 4 "
-                    "if any did not.")
-    p.add_argument("--runs", type=int, default=30, metavar="N",
-                   help="interrupted runs (default 30)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the delays")
-    p.add_argument("-w", "--workspace", type=Path, metavar="DIR",
-                   help="a built workspace to align (it is only read)")
-    p.add_argument("-j", "--jobs", type=jobs_arg, metavar="N",
-                   help="tasks at a time in each align (default: spacer align's, the "
-                        "number of cores)")
-    p.set_defaults(func=run)
-    return p
 
 
 def run(ns: argparse.Namespace) -> int:

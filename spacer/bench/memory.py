@@ -27,43 +27,6 @@ from spacer.core.outputs.atomic import write_bytes_atomic, write_json_atomic
 from spacer.measure import fleet, guests, ksm
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``memory`` to the ``spacer bench`` subcommands; its handler is :func:`run`."""
-    p = subparsers.add_parser(
-        "memory", help="measure the memory a running fleet uses (KSM), original vs aligned",
-        description="Boot K instances of every app, original then aligned, let Linux KSM "
-                    "merge identical pages, and report the physical frames the guests hold, "
-                    "split into image pages shared across guests, image pages of one guest "
-                    "and runtime memory. With --sweep, measure a growing number of different "
-                    "apps instead (the first N by name, one instance each). Needs root. Every "
-                    "KSM and transparent-huge-page setting changed is restored, even on Ctrl-C.")
-    p.add_argument("-w", "--workspace", type=Path, required=True, metavar="DIR",
-                   help="the workspace that was aligned")
-    p.add_argument("-o", "--output", type=Path, metavar="OUT",
-                   help="spacer's output folder holding manifest.json (default DIR/.spacer)")
-    p.add_argument("--instances", type=int, metavar="K",
-                   help="guests per app (default 4; 1 with --sweep)")
-    p.add_argument("--apps", nargs="+", metavar="APP", help="only these apps (default all)")
-    p.add_argument("--sweep", type=int, nargs="+", metavar="N",
-                   help="measure the first N apps by name for each N (e.g. 10 25 50 100), "
-                        "original then aligned, in one run")
-    p.add_argument("--memory", type=int, default=32, metavar="MiB",
-                   help="RAM per guest (default 32)")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
-                   help="longest wait for KSM to settle, per set (default 120)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--json-out", type=Path, metavar="FILE",
-                   help="also write the figures as JSON to FILE (schema in the README)")
-    p.add_argument("--plot", type=Path, metavar="FILE",
-                   help="plot MiB used to a PNG: against the number of apps with --sweep, "
-                        "else measure 1, 2, 4, ... K instances and plot against them")
-    p.add_argument("--ksm-zero-pages", action="store_true",
-                   help="run KSM with use_zero_pages=1: empty pages map the kernel's zero "
-                        "page instead of merged pages of at most max_page_sharing sharers")
-    p.add_argument("--sysfs", type=Path, default=ksm.DEFAULT_ROOT, metavar="ROOT",
-                   help=f"where KSM and THP settings live (default {ksm.DEFAULT_ROOT})")
-    p.set_defaults(func=run)
-    return p
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # kill, closed terminal: like Ctrl-C
@@ -108,7 +71,7 @@ def run(ns: argparse.Namespace) -> int:
         instances = ns.instances if ns.instances is not None else (1 if ns.sweep else 4)
         if instances < 1:
             raise SpacerError("--instances must be at least 1")
-        manifest_path = (ns.output or ns.workspace / ".spacer") / "manifest.json"
+        manifest_path = (ns.out or ns.workspace / ".spacer") / "manifest.json"
         manifest = fleet.load_manifest(manifest_path, ns.apps)
         steps = fleet.sweep_steps(ns.sweep, len(manifest), manifest_path) if ns.sweep else None
         guests.qemu_available()
@@ -275,8 +238,10 @@ def png_text(path: Path) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m spacer.bench.memory memory ...``: the same as ``spacer bench memory``."""
+    from spacer.bench.commands import add_parsers
+
     parser = argparse.ArgumentParser(prog="spacer bench")
-    add_parser(parser.add_subparsers(dest="bench", required=True))
+    add_parsers(parser.add_subparsers(dest="bench", required=True))
     ns = parser.parse_args(argv)
     return ns.func(ns)
 

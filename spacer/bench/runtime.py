@@ -35,18 +35,6 @@ MODES = (0, 1, 2)
 _CYCLES = re.compile(r"cycles=(\d+)")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "runtime", help="time a call-heavy app, original vs --aslr 0, 1, 2",
-        description="Build a call-heavy demo app, align it with each --aslr mode, boot "
-                    "every image RUNS times and print guest cycles (TSC) and boot-to-exit "
-                    "times as ratios to the original.")
-    p.add_argument("--runs", type=int, default=5, metavar="N",
-                   help="boots per image (default 5; the median counts)")
-    p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="run in DIR and keep it (default: a temporary folder)")
-    p.set_defaults(func=run)
-    return p
 
 
 # Under -icount every guest instruction takes the same virtual time, so the guest's

@@ -6,8 +6,6 @@ so a run of one is seen as done by the other.
 
 from __future__ import annotations
 
-import argparse
-import os
 
 from doit import create_after
 from doit.cmd_base import ModuleTaskLoader
@@ -20,11 +18,11 @@ from spacer.core.outputs.outdir import (
     remove_leftovers,
 )
 from spacer.core.outputs.paths import OutputLayout
-from spacer.core.planner.model import PlanOptions
+from spacer.core.options import OPTIONS
 from spacer.core.readers.workspace import AppBuild, check_output_folder, find_apps, select_apps
 from spacer.engine.workers import install as _install_runner
 from spacer.run.progress import Failure, RichReporter
-from spacer.run.settings import DOIT_VARIABLES, Settings
+from spacer.run.settings import Settings, option_values
 from spacer.tasks.align import STAGES, align_tasks
 from spacer.tasks.common import Pipeline
 from spacer.tasks.fleet import fleet_tasks
@@ -55,9 +53,9 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
 
     def task_align():
         pipeline = Pipeline(selected_apps(settings), OutputLayout(settings.out_dir),
-                            PlanOptions(**settings.plan), settings.verbose, settings.seed,
-                            settings.replan)
-        yield from align_tasks(pipeline, relink_only, tuple(DOIT_VARIABLES))
+                            option_values(settings), settings.verbose)
+        yield from align_tasks(pipeline, relink_only or settings.relink_only,
+                               tuple(o.name for o in OPTIONS))
 
     if settings.demo:
         # The demo's build facts (file_dep) exist once the fleet is built: create the
@@ -73,25 +71,6 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
         check_output_folder(settings.out_dir, selected_apps(settings))
         make_output_folder(settings.out_dir)
     return tasks
-
-
-def jobs_arg(text: str) -> int:
-    """``-j N``: a whole number, at least 1."""
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"not a number of tasks: {text!r} (try 1 or 2)")
-    return jobs
-
-
-def default_jobs() -> int:
-    """The cores this process may run on: the default of ``-j``."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def parallel_args(jobs: int) -> list[str]:

@@ -12,7 +12,7 @@ from spacer.tasks.common import Pipeline, group, one_line
 
 
 def tasks(p: Pipeline) -> Iterator[dict]:
-    settings = {"seed": p.seed}
+    settings = p.settings("aslr")
     yield group("aslr", "draw each image's placement of its shared libraries (--aslr 2, "
                 "--seed)")
     for app in p.apps:

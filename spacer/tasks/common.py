@@ -8,10 +8,12 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from doit.tools import config_changed
 
+from spacer.core.options import plan_values, recorded, stage_settings
 from spacer.core.outputs.paths import OutputLayout, debug_image, image_path
 from spacer.core.planner.model import PlanOptions
 from spacer.core.readers.workspace import AppBuild
@@ -70,10 +72,29 @@ class Pipeline:
 
     apps: list[AppBuild]
     layout: OutputLayout
-    options: PlanOptions
+    values: dict[str, Any]  # every option's value (spacer.core.options)
     verbose: bool = False
-    seed: int = 0
-    replan: bool = False
+
+    @functools.cached_property
+    def options(self) -> PlanOptions:
+        return PlanOptions(**plan_values(self.values))
+
+    @property
+    def seed(self) -> int:
+        return self.values["seed"]
+
+    @property
+    def replan(self) -> bool:
+        return self.values["replan"]
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        """What ``layout.json`` records of the options."""
+        return recorded(self.values)
+
+    def settings(self, stage: str) -> dict[str, Any]:
+        """The options that change ``stage``'s output (its ``config_changed``)."""
+        return stage_settings(stage, self.values)
 
     @property
     def names(self) -> list[str]:

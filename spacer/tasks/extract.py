@@ -7,9 +7,6 @@ from collections.abc import Iterator
 from spacer.core.stages.extract import run_extract
 from spacer.tasks.common import Pipeline, group, one_line, original_images
 
-# What changes an extract: only the build's files (file_dep) and spacer's code.
-SETTINGS: dict = {}
-
 
 def tasks(p: Pipeline) -> Iterator[dict]:
     yield group("extract", "read objects, sections and build commands of each app")
@@ -20,5 +17,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                # there without a new image is seen.
                "file_dep": [app.link_cmd, *reversed(original_images(app)),
                             *p.inputs[app.name]],
-               "targets": [str(p.layout.extract(app.name))], "config": SETTINGS,
+               "targets": [str(p.layout.extract(app.name))], "config": p.settings("extract"),
                "clean": True}

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from spacer.core.stages.lds import run_lds
 from spacer.tasks.common import Pipeline, group, one_line
 
-SETTINGS: dict = {}
-
 
 def tasks(p: Pipeline) -> Iterator[dict]:
     yield group("lds", "write each app's linker script")
@@ -18,4 +16,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                                                 p.layout.script(app.name)])],
                "file_dep": [str(p.layout.extract(app.name)), str(p.placed(app.name)),
                             *p.inputs[app.name]],
-               "targets": [str(p.layout.script(app.name))], "clean": True}
+               "targets": [str(p.layout.script(app.name))],
+               "config": p.settings("lds"), "clean": True}

@@ -8,10 +8,6 @@ from collections.abc import Iterator
 from spacer.core.stages.pic import pic_inputs, pic_outputs, run_pic
 from spacer.tasks.common import Pipeline, group, one_line
 
-# What changes a rebuilt object: the compile flags are spacer's own (core.rewrite),
-# covered by the code digest; the recorded commands come in through extract.
-SETTINGS: dict = {}
-
 
 def tasks(p: Pipeline) -> Iterator[dict]:
     yield group("pic", "rebuild each app's libraries as position-independent code with "
@@ -25,4 +21,4 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                "file_dep": [str(p.layout.extract(app.name)), *pic_inputs(app)],
                "targets": [str(p.layout.pic(app.name)),
                            *pic_outputs(p.objects[app.name], out)],
-               "config": SETTINGS, "clean": True}
+               "config": p.settings("pic"), "clean": True}

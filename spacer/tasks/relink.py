@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from spacer.core.stages.relink import linked_objects, run_relink
 from spacer.tasks.common import Pipeline, group, one_line
 
-SETTINGS: dict = {}
-
 
 def objects_task(app: str) -> str:
     """The hidden task that lists the objects ``app``'s slice links (a ``calc_dep``)."""
@@ -32,4 +30,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                "file_dep": [str(p.layout.extract(app.name)), str(p.placed(app.name)),
                             str(p.layout.script(app.name)), *p.inputs[app.name]],
                "calc_dep": [objects_task(app.name)],
-               "targets": [str(image), f"{image}.dbg", f"{image}.map"], "clean": True}
+               "targets": [str(image), f"{image}.dbg", f"{image}.map"],
+               "config": p.settings("relink"), "clean": True}

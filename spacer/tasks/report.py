@@ -20,4 +20,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
            + [str(p.layout.extract(n)) for n in p.names]
            + [str(p.layout.plan_slice(n)) for n in p.names]
            + ([str(p.layout.aslr_map(n)) for n in p.names] if p.options.moving else []),
-           "targets": [str(p.layout.report), str(p.layout.manifest)], "clean": True}
+           "targets": [str(p.layout.report), str(p.layout.manifest)],
+           "config": p.settings("report"), "clean": True}

@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from spacer.core.stages.symbols import run_symbols
 from spacer.tasks.common import Pipeline, group, one_line
 
-SETTINGS: dict = {}
-
 
 def tasks(p: Pipeline) -> Iterator[dict]:
     yield group("symbols", "list the references that leave each library, and its table")
@@ -18,4 +16,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                "actions": [(one_line(run_symbols), [p.facts(app.name),
                                                     p.layout.symbols(app.name)])],
                "file_dep": [str(p.facts(app.name)), *p.linked_objects(app.name)],
-               "targets": [str(p.layout.symbols(app.name))], "clean": True}
+               "targets": [str(p.layout.symbols(app.name))],
+               "config": p.settings("symbols"), "clean": True}

@@ -9,8 +9,6 @@ from spacer.core.stages.verify import run_verify
 from spacer.tasks.common import Pipeline, group, one_line
 from spacer.tasks.relink import objects_task
 
-SETTINGS: dict = {}
-
 
 def tasks(p: Pipeline) -> Iterator[dict]:
     yield group("verify", "check planned addresses; fingerprint shared pages")
@@ -22,4 +20,5 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                "file_dep": [str(p.placed(app.name)), str(image), f"{image}.dbg",
                             f"{image}.map", *p.inputs[app.name]],
                "calc_dep": [objects_task(app.name)],
-               "targets": [str(p.layout.verify(app.name))], "clean": True}
+               "targets": [str(p.layout.verify(app.name))],
+               "config": p.settings("verify"), "clean": True}

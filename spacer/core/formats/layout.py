@@ -57,7 +57,7 @@ class Move:
 
 @dataclass(frozen=True)
 class Layout:
-    options: dict[str, Any]  # what PlanOptions gives: a plan with others starts afresh
+    options: dict[str, Any]  # the recorded options (core.options): planner options differing start afresh
     apps: list[str]
     areas: dict[str, AreaRoom]  # kind -> its room
     tls: dict[str, int]  # tdata_total, tbss_total: the one TLS block shape

@@ -270,7 +270,11 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
     is kept, so only the apps whose libraries had to move are relinked."""
     if len(extracts) < 2:
         raise BadInput("need at least two unikernels to plan a shared layout")
-    old = Previous(previous) if previous and previous.options == asdict(options) else None
+    # The previous layout is kept when the planner's options are the same (the seed
+    # and other recorded options only change later stages).
+    mine = asdict(options)
+    same = previous and {k: previous.options.get(k) for k in mine} == mine
+    old = Previous(previous) if same else None
     units = _units(extracts, options, old)
     if old:
         private_copies(units, old)

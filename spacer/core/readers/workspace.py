@@ -48,11 +48,19 @@ def _candidates(ws: Path) -> list[tuple[str, Path, Path]]:
     return found
 
 
+def check_workspace(ws: Path) -> None:
+    """:class:`BadInput` unless ``ws`` is a folder: missing, or a file."""
+    if ws.exists() and not ws.is_dir():
+        raise BadInput("the workspace is a file, not a folder", ws,
+                       "give -w the folder that holds the builds")
+    if not ws.is_dir():
+        raise BadInput("workspace folder does not exist", ws)
+
+
 def find_apps(workspace: Path) -> list[AppBuild]:
     """Every unikernel build in ``workspace``, sorted by name; names are unique."""
     ws = Path(workspace)
-    if not ws.is_dir():
-        raise BadInput("workspace folder does not exist", ws)
+    check_workspace(ws)
     apps: dict[str, AppBuild] = {}
     for name, app_dir, build in _candidates(ws):
         cmd = _link_cmd(build)
