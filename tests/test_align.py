@@ -45,6 +45,7 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())["apps"]
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
 @pytest.mark.parametrize("name", sorted(APPS))
@@ -131,6 +132,7 @@ def test_second_run_does_nothing(aligned):
 
 # --- incremental: one app changes --------------------------------------------
 
+@pytest.mark.slow
 def test_changed_app_relinks_only_what_its_change_reaches(small_fleet):
     settings = Settings(workspace=small_fleet["ws"], out=small_fleet["out"], demo=False)
     code, first, _ = run_tasks(settings, ["align"])
@@ -234,6 +236,7 @@ def test_failing_linker_message_is_shown(small_fleet, capsys, tmp_path: Path):
     assert not list(small_fleet["out"].glob("apps/hashsum/*_qemu-x86_64"))
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
 def test_copy_objs_links_one_canonical_object(small_fleet):

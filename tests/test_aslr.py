@@ -292,6 +292,7 @@ def aslr1(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return out
 
 
+@pytest.mark.slow
 def test_aslr1_leaves_no_differing_shared_library_page(aslr1: Path):
     report = json.loads((aslr1 / "report.json").read_text())
     shared = report["shared_libraries"]
@@ -313,6 +314,7 @@ def test_aslr0_shows_the_variant_displacements_that_aslr1_removes(demo_workspace
     assert culprits & {"memcpy", "memset", "strlen", "strcmp", "printf"}
 
 
+@pytest.mark.slow
 def test_aslr1_links_the_rebuilt_objects_and_leaves_builds_alone(aslr1: Path,
                                                                   demo_workspace: Path):
     layout = json.loads((aslr1 / "layout.json").read_text())
@@ -385,6 +387,7 @@ def test_aslr2_chunks_fill_one_region_once_and_leave_no_hole(aslr2: Path):
         assert covered >= hi
 
 
+@pytest.mark.slow
 def test_aslr2_same_mapping_keeps_one_order_and_moves_by_gaps(demo_workspace: Path,
                                                               tmp_path: Path):
     settings = Settings(workspace=demo_workspace, out=tmp_path, demo=False, apps=PICKED,
@@ -404,6 +407,7 @@ def test_aslr2_same_mapping_keeps_one_order_and_moves_by_gaps(demo_workspace: Pa
     assert len({text["libnolibc"] for text in texts}) > 1, "the gaps move nolibc"
 
 
+@pytest.mark.slow
 def test_aslr2_same_seed_same_images_other_seed_other_layout(aslr2: Path,
                                                              demo_workspace: Path,
                                                              tmp_path: Path):
@@ -418,6 +422,7 @@ def test_aslr2_same_seed_same_images_other_seed_other_layout(aslr2: Path,
     assert all(other[app] != data for app, data in _images(aslr2).items())
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
 @pytest.mark.parametrize("mode", ["aslr1", "aslr2"])
@@ -432,6 +437,7 @@ def test_image_behaves_like_the_original(request, mode: str, name: str):
     assert relinked.exit_code == original.exit_code == APPS[name].exit_code
 
 
+@pytest.mark.slow
 def test_aslr2_changed_app_relinks_alone(small_fleet):
     ws, out = small_fleet["ws"], small_fleet["out"]
     names = tuple(a.name for a in small_fleet["apps"])
@@ -446,6 +452,7 @@ def test_aslr2_changed_app_relinks_alone(small_fleet):
                 and not t.endswith(":hello")]
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
 def test_tables_add_almost_no_instructions_to_a_call_loop(tmp_path: Path):
@@ -464,6 +471,7 @@ def test_tables_add_almost_no_instructions_to_a_call_loop(tmp_path: Path):
         assert base < rows[mode] <= base * 1.002, rows
 
 
+@pytest.mark.slow
 def test_aslr2_new_app_that_needs_a_larger_region_says_so(demo_workspace: Path,
                                                            tmp_path: Path):
     """hello holds two moving blocks, so it needs the most slack for its 16 bits:

@@ -76,6 +76,7 @@ def boot(monkeypatch: pytest.MonkeyPatch):
     return qemu.boot
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 @pytest.mark.parametrize("name", sorted(APPS))
 def test_app_boots_prints_and_exits(demo_workspace: Path, name: str, boot):
@@ -86,6 +87,7 @@ def test_app_boots_prints_and_exits(demo_workspace: Path, name: str, boot):
     assert result.exit_code == app.exit_code
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 def test_generated_apps_boot(tmp_path: Path, boot):
     generated = fleet(8)[len(DEMO_APPS):]
@@ -99,6 +101,7 @@ def test_generated_apps_boot(tmp_path: Path, boot):
         assert result.exit_code == app.exit_code
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 def test_boot_command_line_reaches_the_app(demo_workspace: Path, boot):
     app = APPS["args"]
@@ -206,6 +209,7 @@ def test_images_have_unikraft_segments_and_multiboot_form(demo_workspace: Path):
 
 # --- reproducibility --------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_clean_builds_are_byte_identical(demo_workspace: Path, tmp_path: Path):
     build_fleet(tmp_path, list(DEMO_APPS))
     first, second = digests(demo_workspace / "apps"), digests(tmp_path / "apps")
@@ -217,6 +221,7 @@ def test_two_clean_builds_are_byte_identical(demo_workspace: Path, tmp_path: Pat
             assert str(tmp_path).encode() not in data and str(SRC_DIR).encode() not in data
 
 
+@pytest.mark.slow
 def test_cmd_files_reproduce_the_build(tmp_path: Path):
     app = APPS["hashsum"]
     build_fleet(tmp_path, [app])
@@ -255,6 +260,7 @@ def run_doit(workspace: Path, src_root: Path, apps: tuple[str, ...]) -> int:
     return DoitMain(loader).run(["fleet"])
 
 
+@pytest.mark.slow
 def test_changed_source_rebuilds_only_its_dependants(tmp_path: Path):
     src = shutil.copytree(SRC_DIR, tmp_path / "src")
     ws = tmp_path / "ws"

@@ -44,6 +44,8 @@ def test_boot_refuses_what_is_not_a_bootable_image(demo_workspace: Path, capsys,
     assert str(path) in line and "_qemu-x86_64" in line  # says what to pass instead
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_boot_reports_qemu_failing_to_load(demo_workspace: Path, tmp_path: Path, capsys):
     """An image that passes the up-front check but that QEMU cannot load (cut short):
@@ -139,6 +141,7 @@ def test_research_options_spacer_does_not_offer_are_refused_with_the_reason(
     assert not out.exists(), "refused before anything is written"
 
 
+@pytest.mark.slow
 def test_too_many_program_headers_for_unikrafts_boot_info_is_one_line(small_fleet, capsys,
                                                                         monkeypatch):
     from spacer.core.planner import blocks

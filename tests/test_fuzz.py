@@ -13,17 +13,16 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import APPS
 
 from spacer import cli
 from spacer.bench import fuzz as bench_fuzz
 from spacer.core.errors import BAD_INPUT
-from spacer.demo.build import build_fleet
 
 FUZZ_COUNT = 2100
 FUZZ_SEED = 20250611
 
 
+@pytest.mark.slow
 def test_readers_read_or_refuse_damaged_inputs(demo_workspace: Path, tmp_path: Path):
     result = bench_fuzz.fuzz(demo_workspace / "apps" / "hashsum", FUZZ_SEED, FUZZ_COUNT,
                              scratch=tmp_path)
@@ -55,9 +54,9 @@ def test_bench_fuzz_command(demo_workspace: Path, capsys):
 # --- end to end -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def two_apps(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def two_apps(demo_copy, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A built workspace of two demo apps; tests copy it before damaging it."""
-    return build_fleet(tmp_path_factory.mktemp("fuzz-ws"), [APPS["hello"], APPS["hashsum"]])
+    return demo_copy(tmp_path_factory.mktemp("fuzz-ws"), ("hello", "hashsum"))
 
 
 def _set(data: bytes, offset: int, fmt: str, value: int) -> bytes:

@@ -15,24 +15,22 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import APPS
 
 from spacer import cli
 from spacer.bench import interrupt as bench_interrupt
 from spacer.core.errors import BAD_INPUT
 from spacer.core.outputs.outdir import STATE_NAME, acquire, output_lock, remove_leftovers
 from spacer.core.stages.report import check_report_current
-from spacer.demo.build import build_fleet
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def three_apps(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_fleet(tmp_path_factory.mktemp("interrupt-ws"),
-                       [APPS["hello"], APPS["hashsum"], APPS["kvstore"]])
+def three_apps(demo_copy, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_copy(tmp_path_factory.mktemp("interrupt-ws"), ("hello", "hashsum", "kvstore"))
 
 
+@pytest.mark.slow
 def test_interrupted_aligns_are_followed_by_a_correct_run(three_apps: Path, tmp_path: Path):
     """Seven interruptions by each signal, at random points of a real subprocess that
     runs two tasks at a time."""
@@ -97,6 +95,7 @@ def test_doit_takes_the_same_lock(three_apps: Path, tmp_path: Path):
     assert not (out / "layout.json").exists()
 
 
+@pytest.mark.slow
 def test_two_aligns_at_once_never_interleave(three_apps: Path, tmp_path: Path):
     ref, _ = bench_interrupt.reference(three_apps, tmp_path / "reference")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -123,6 +122,7 @@ def test_two_aligns_at_once_never_interleave(three_apps: Path, tmp_path: Path):
     assert refused >= 1, "the runs never overlapped"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_signal_while_workers_are_forked(three_apps: Path, tmp_path: Path, sig: int):
     """A signal while doit forks its -j workers: every run exits 130 at once, leaves no

@@ -158,6 +158,8 @@ def test_guest_argv_keeps_guests_resident(tiny: dict[str, Path]) -> None:
     assert argv[argv.index("-action") + 1] == "reboot=shutdown,shutdown=pause"
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_guests_stay_resident_after_printing_and_are_stopped(tiny: dict[str, Path]) -> None:
     with guest_mod.running_guests([tiny["a"], tiny["b"]]) as guests:
@@ -170,6 +172,8 @@ def test_guests_stay_resident_after_printing_and_are_stopped(tiny: dict[str, Pat
     assert all(gone(pid) for pid in pids)
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_interrupted_measurement_stops_guests_and_restores_settings(
         sysfs: Path, tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,6 +214,8 @@ def _children(parent: int | None = None) -> list:
     return out
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_bench_command_with_fake_sysfs(tmp_path: Path, sysfs: Path, tiny: dict[str, Path],
                                        capsys: pytest.CaptureFixture[str]) -> None:
@@ -236,6 +242,8 @@ def test_bench_command_with_fake_sysfs(tmp_path: Path, sysfs: Path, tiny: dict[s
 
 # --- real KSM ----------------------------------------------------------------
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_identical_pair_needs_fewer_frames_than_different_pair(tiny: dict[str, Path]) -> None:
     real_ksm_or_skip()
@@ -262,6 +270,8 @@ def test_identical_pair_needs_fewer_frames_than_different_pair(tiny: dict[str, P
     assert abs(same.split.runtime - diff.split.runtime) < PAYLOAD_PAGES // 2
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_aligned_demo_sweep_uses_fewer_frames(demo_workspace: Path, tmp_path: Path) -> None:
     """A sweep over 2 then 3 demo apps (2 guests each), with real KSM: aligned needs
@@ -322,6 +332,8 @@ def test_guests_are_started_without_python_code_in_the_child(
     assert "qemu-system-x86_64" in Path(argv[argv.index("--") + 1]).name
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_failure_to_set_the_parent_death_signal_is_not_swallowed(
         tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -336,6 +348,8 @@ def test_failure_to_set_the_parent_death_signal_is_not_swallowed(
     assert not _children()
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGHUP", "SIGTERM"])
 def test_guests_die_with_spacer(tiny: dict[str, Path], tmp_path: Path, how: str) -> None:
@@ -442,6 +456,8 @@ def _manifest(out: Path, images: dict[str, Path]) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest.to_json()))
 
 
+@pytest.mark.boot
+@pytest.mark.slow
 @needs_qemu
 def test_sweep_writes_json_and_png_with_the_same_figures(
         tmp_path: Path, sysfs: Path, tiny: dict[str, Path],

@@ -15,6 +15,7 @@ import json
 from collections import defaultdict
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -132,6 +133,7 @@ def placed_parts(layout: Layout, extracts: list[AppFacts]):
                             start + size, align, slot, base
 
 
+@pytest.mark.slow
 @FAST
 @given(fleets(), options)
 def test_libraries_that_meet_in_an_image_never_overlap(extracts, opts):
@@ -149,6 +151,7 @@ def test_libraries_that_meet_in_an_image_never_overlap(extracts, opts):
             assert e1 <= s2, f"{key}: {a} [{s1:#x},{e1:#x}) overlaps {b} [{s2:#x},{e2:#x})"
 
 
+@pytest.mark.slow
 @FAST
 @given(fleets(), options)
 def test_every_slot_honours_alignment(extracts, opts):
@@ -161,6 +164,7 @@ def test_every_slot_honours_alignment(extracts, opts):
         assert layout.areas["text"].base == opts.loc
 
 
+@pytest.mark.slow
 @FAST
 @given(fleets(), options)
 def test_every_shared_variant_has_one_address(extracts, opts):
@@ -182,6 +186,7 @@ def test_every_shared_variant_has_one_address(extracts, opts):
             assert placed == apps, lib
 
 
+@pytest.mark.slow
 @FAST
 @given(fleets(), options)
 def test_same_input_same_plan(extracts, opts):

@@ -38,6 +38,7 @@ def _summary(text: str) -> tuple[int, int]:
     return int(found[1]), int(found[2])
 
 
+@pytest.mark.slow
 def test_fleet_output_is_short_when_piped(big_fleet):
     done = big_fleet["fleet"]
     assert done.returncode == 0, done.stdout
@@ -48,6 +49,7 @@ def test_fleet_output_is_short_when_piped(big_fleet):
     assert re.search(rf"^fleet: {ran}/{ran} \({ran} run, 0 up to date\)", done.stdout, re.M)
 
 
+@pytest.mark.slow
 def test_align_output_is_short_and_counts_are_right(big_fleet):
     root, ws = big_fleet["root"], big_fleet["ws"]
     apps = 11 + GENERATED
@@ -68,6 +70,7 @@ def test_align_output_is_short_and_counts_are_right(big_fleet):
                      re.M)
 
 
+@pytest.mark.slow
 def test_verbose_shows_every_task_and_jobs_do_not_change_outputs(big_fleet):
     """``-v`` prints one line per task (and the commands); ``-j 1`` into another folder
     gives the same bytes as ``-j 2``, except the files that name their own folder."""

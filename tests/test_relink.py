@@ -9,12 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import APPS
 
 from spacer.cli import main
 from spacer.core.stages import relink as link
 from spacer.core.errors import BAD_INPUT, EXTERNAL
-from spacer.demo.build import build_fleet
 from spacer.demo.scripts import multiboot
 from spacer.run.loader import run_tasks
 from spacer.run.settings import Settings
@@ -64,8 +62,8 @@ def test_output_option_anywhere_on_the_link_line(small_fleet):
     assert next((small_fleet["out"] / "apps" / "counter").glob("*.map")).stat().st_size > 0
 
 
-def test_double_quote_in_a_path_is_refused_not_dropped(tmp_path: Path, capsys):
-    ws = build_fleet(tmp_path / 'ws"q', [APPS["kvstore"], APPS["counter"]])
+def test_double_quote_in_a_path_is_refused_not_dropped(demo_copy, tmp_path: Path, capsys):
+    ws = demo_copy(tmp_path / 'ws"q', ("kvstore", "counter"))
     out = tmp_path / "out"
     code = main(["align", "-w", str(ws), "-o", str(out)])
     err = capsys.readouterr().err

@@ -44,6 +44,7 @@ def _images(out: Path) -> dict[str, str]:
             for p in sorted((out / "apps").glob("*/*_qemu-x86_64"))}
 
 
+@pytest.mark.slow
 def test_new_app_relinks_alone(small_fleet):
     ws, out = small_fleet["ws"], small_fleet["out"]
     shutil.rmtree(ws / "apps" / "counter")
@@ -67,6 +68,7 @@ def test_removed_app_relinks_nothing(small_fleet):
         {app: h for app, h in before.items() if app != "hello"}
 
 
+@pytest.mark.slow
 def test_rebuilt_library_of_the_same_size_relinks_its_app(small_fleet):
     ws, out, src = small_fleet["ws"], small_fleet["out"], small_fleet["src"]
     _align(ws, out)
@@ -77,6 +79,7 @@ def test_rebuilt_library_of_the_same_size_relinks_its_app(small_fleet):
     assert _relinked(ran) == {"hashsum"}
 
 
+@pytest.mark.slow
 def test_grown_library_moves_and_says_which_apps_relink(small_fleet):
     ws, out, src = small_fleet["ws"], small_fleet["out"], small_fleet["src"]
     _align(ws, out)
@@ -92,6 +95,7 @@ def test_grown_library_moves_and_says_which_apps_relink(small_fleet):
     assert relinked <= {"hashsum", *(app for m in moves for app in m["apps"])}
 
 
+@pytest.mark.slow
 def test_replan_reproduces_the_fresh_plan(small_fleet, tmp_path: Path):
     ws, out = small_fleet["ws"], small_fleet["out"]
     shutil.rmtree(ws / "apps" / "counter")
@@ -155,6 +159,7 @@ def test_changed_inputs_rerun_exactly_their_apps_tasks(small_fleet):
     assert {"extract:hashsum", "report"} <= set(ran) and _app_tasks(ran) == {"hashsum"}
 
 
+@pytest.mark.slow
 def test_plan_diff_measures_a_replan_without_touching_the_outputs(small_fleet, capsys):
     from spacer.cli import main
 

@@ -14,7 +14,6 @@ from conftest import APPS
 from elftools.elf.elffile import ELFFile
 
 from spacer.core.readers.placement import align_up
-from spacer.demo.build import build_fleet
 from spacer.run.loader import run_tasks
 from spacer.run.settings import Settings
 
@@ -35,9 +34,8 @@ def tp_offsets(image: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def tls_fleet(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    ws = build_fleet(tmp_path_factory.mktemp("tls-ws"),
-                     [APPS["hello"], APPS["tlsdemo"], APPS["hashsum"]])
+def tls_fleet(demo_copy, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    ws = demo_copy(tmp_path_factory.mktemp("tls-ws"), ("hello", "tlsdemo", "hashsum"))
     out = ws / "out"
     code, _, failures = run_tasks(Settings(workspace=ws, out=out, demo=False), ["align"])
     assert code == 0, failures
@@ -74,6 +72,7 @@ def test_nolibc_text_pages_are_identical(tls_fleet):
     assert hello and hello == demo
 
 
+@pytest.mark.slow
 @pytest.mark.boot
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU not installed")
 def test_aligned_tlsdemo_boots_like_the_original(tls_fleet, monkeypatch):

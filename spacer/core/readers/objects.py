@@ -25,6 +25,7 @@ from spacer.core.errors import BadInput
 from spacer.core.readers.elf import (
     EM_X86_64,
     ENTRY_SIZES,
+    MACHINES,
     ET_REL,
     SHF_ALLOC,
     SHF_EXECINSTR,
@@ -43,6 +44,7 @@ from spacer.core.readers.elf import (
     STB_LOCAL,
     STT_SECTION,
     ElfFile,
+    reading,
 )
 
 # R_X86_64_64, _32, _32S: an absolute address in the bytes, which moves with the target.
@@ -53,7 +55,6 @@ MAX_ALIGN = 1 << 24
 # Facts of this many distinct object contents are kept per process.
 CACHE_SIZE = 1024
 
-_MACHINES = {3: "EM_386", 40: "EM_ARM", 62: "EM_X86_64", 183: "EM_AARCH64", 243: "EM_RISCV"}
 _TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _SECTION_TYPES = {0: "SHT_NULL", 1: "SHT_PROGBITS", 2: "SHT_SYMTAB", 3: "SHT_STRTAB",
                   4: "SHT_RELA", 8: "SHT_NOBITS", 9: "SHT_REL"}
@@ -118,7 +119,7 @@ def object_name(path: Path) -> str:
 def _check_object(elf: ElfFile, path: Path) -> None:
     """An x86_64 relocatable object whose tables lie inside the file."""
     if elf.e_machine != EM_X86_64 or elf.elfclass != 64 or not elf.little_endian:
-        machine = _MACHINES.get(elf.e_machine, elf.e_machine)
+        machine = MACHINES.get(elf.e_machine, elf.e_machine)
         raise BadInput(f"wrong machine {machine} (ELF{elf.elfclass}"
                        f"{'' if elf.little_endian else ', big-endian'}), spacer handles "
                        "x86_64 only", path)
@@ -173,21 +174,6 @@ def _content_key(elf: ElfFile) -> str:
                        f"{sec.entsize}\n".encode())
             key.update(elf.data(sec))
     return key.hexdigest()
-
-
-@contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Damaged files meet assorted exceptions: make them one :class:`BadInput` that
-    names the file."""
-    try:
-        yield
-    except BadInput as exc:
-        if exc.path is not None:
-            raise
-        raise BadInput(exc.what, path, exc.hint or "rebuild the unikernel") from None
-    except (ValueError, KeyError, IndexError, OverflowError, OSError) as exc:
-        raise BadInput(f"corrupt or truncated ELF object ({type(exc).__name__}: {exc})", path,
-                       "rebuild the unikernel") from None
 
 
 def _relocations(elf: ElfFile, alloc_index: dict[int, str]) -> Iterator[Reloc]:
@@ -276,7 +262,7 @@ def _object(path: Path) -> Iterator[tuple[ElfFile, str]]:
     if not path.is_file():
         raise BadInput("object file missing", path, "rebuild the unikernel")
     file_id = _file_id(path)
-    with path.open("rb") as f, _reading(path):
+    with path.open("rb") as f, reading(path):
         if f.read(4) != b"\x7fELF":
             raise BadInput("not an ELF file", path, "rebuild the unikernel")
         with ElfFile.open(f) as elf:

@@ -32,11 +32,24 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
-
 from spacer.core.errors import BadInput, ExternalFailure, first_error_line
-from spacer.core.readers.elf import RELA_ENTRY, SYM_ENTRY
+from spacer.core.readers.elf import (
+    RELA_ENTRY,
+    SHF_ALLOC,
+    SHN_ABS,
+    SHN_COMMON,
+    SHN_UNDEF,
+    SHT_RELA,
+    STB_GLOBAL,
+    STB_LOCAL,
+    STB_WEAK,
+    SYM_ENTRY,
+    ElfFile,
+    Relocation,
+    SectionHeader,
+    Symbol,
+    reading,
+)
 
 R_X86_64_PC32 = 2
 GOT_TYPES = {9: "R_X86_64_GOTPCREL", 41: "R_X86_64_GOTPCRELX", 42: "R_X86_64_REX_GOTPCRELX"}
@@ -53,37 +66,57 @@ def table_symbol(library: str) -> str:
     return f"__spacer_got_{library}"
 
 
-def _got_sites(elf: ELFFile, local: bool = False):
-    """(relocation section, index, relocation, symbol) of every GOT relocation in an
-    allocated section against a global symbol (or, with ``local``, a local one)."""
-    for sec in elf.iter_sections():
-        if not isinstance(sec, RelocationSection) or not sec.is_RELA():
+_Site = tuple[SectionHeader, Relocation, Symbol]  # a GOT relocation and its symbol
+
+
+def _got_sites(elf: ElfFile, local: bool = False) -> list[_Site]:
+    """(relocation section, relocation, symbol) of every GOT relocation in an allocated
+    section against a global symbol (or, with ``local``, a local one)."""
+    sites, tables = [], {}
+    for sec in elf.sections:
+        if sec.type != SHT_RELA:
             continue
-        target = elf.get_section(sec["sh_info"])
-        if not target["sh_flags"] & 2:  # SHF_ALLOC
+        target = elf.section(sec.info)
+        if not target.flags & SHF_ALLOC:
             continue
-        symtab = elf.get_section(sec["sh_link"])
-        for index, rel in enumerate(sec.iter_relocations()):
-            if rel["r_info_type"] not in GOT_TYPES:
+        if sec.link not in tables:
+            tables[sec.link] = elf.symbols(elf.section(sec.link))
+        symbols = tables[sec.link]
+        for rel in elf.relocation_entries(sec):
+            if rel.r_type not in GOT_TYPES:
                 continue
-            sym = symtab.get_symbol(rel["r_info_sym"])
+            if not 0 <= rel.r_sym < len(symbols):
+                raise BadInput(f"relocation against symbol {rel.r_sym}, past the symbol "
+                               f"table's {len(symbols)} entries")
+            sym = symbols[rel.r_sym]
             if sym.name == "__tls_get_addr":
                 continue  # part of a TLS code sequence that ld rewrites
-            if (sym["st_info"]["bind"] == "STB_LOCAL") == local:
-                yield sec, index, rel, sym
+            if (sym.bind == STB_LOCAL) == local:
+                sites.append((sec, rel, sym))
+    return sites
 
 
-def _weak_undefined(sym) -> bool:
-    return sym["st_info"]["bind"] == "STB_WEAK" and sym["st_shndx"] == "SHN_UNDEF"
+def _weak_undefined(sym: Symbol) -> bool:
+    return sym.bind == STB_WEAK and sym.shndx == SHN_UNDEF
+
+
+def _in_section(sym: Symbol) -> bool:
+    """Defined in a section of the object (not undefined, absolute or COMMON)."""
+    return sym.shndx not in (SHN_UNDEF, SHN_ABS, SHN_COMMON)
+
+
+def _elf(data: bytes | bytearray) -> ElfFile:
+    """The ELF file in ``data`` (a copy: patches to ``data`` do not change what is read)."""
+    return ElfFile(bytes(data))
 
 
 def table_entries(path: Path) -> list[TableEntry]:
     """The symbols ``path`` reaches through its GOT, in slot order (sorted by name, so
     variants that refer to the same symbols get the same table layout)."""
-    with Path(path).open("rb") as f:
-        elf = ELFFile(f)
+    with reading(path):
+        elf = _elf(Path(path).read_bytes())
         found: dict[str, bool] = {}
-        for _, _, _, sym in _got_sites(elf):
+        for _, _, sym in _got_sites(elf):
             weak = _weak_undefined(sym)
             found[sym.name] = found.get(sym.name, True) and weak
     return [TableEntry(name, found[name]) for name in sorted(found)]
@@ -131,14 +164,14 @@ def redirect_got(source: Path, out: Path, library: str, direct: bool = False,
     return entries
 
 
-def _defined_here(sym) -> bool:
+def _defined_here(sym: Symbol) -> bool:
     """A global symbol this object defines, strongly: in a static link nothing can
     take its place, so reaching it is library-internal (a weak one may be replaced)."""
-    return sym["st_info"]["bind"] == "STB_GLOBAL" and isinstance(sym["st_shndx"], int)
+    return sym.bind == STB_GLOBAL and _in_section(sym)
 
 
-def _local_key(elf: ELFFile, sym) -> tuple[str, int]:
-    return elf.get_section(sym["st_shndx"]).name, sym["st_value"]
+def _local_key(elf: ElfFile, sym: Symbol) -> tuple[str, int]:
+    return elf.section(sym.shndx).name, sym.value
 
 
 def _relax_local(path: Path, library: str, direct: bool = False,
@@ -149,18 +182,18 @@ def _relax_local(path: Path, library: str, direct: bool = False,
     (section, value) -> alias."""
     data = bytearray(path.read_bytes())
     aliases: dict[tuple[str, int], str] = {}
-    with path.open("rb") as f:
-        elf = ELFFile(f)
-        own = [site for site in _got_sites(elf) if _defined_here(site[3])
-               or (direct and not _weak_undefined(site[3]))]
-        for sec, i, rel, sym in [*_got_sites(elf, local=True), *own]:
-            target = elf.get_section(sec["sh_info"])
-            at = target["sh_offset"] + rel["r_offset"]  # the disp32
-            offset, info = rel["r_offset"], (rel["r_info_sym"] << 32) | R_X86_64_PC32
+    with reading(path):
+        elf = _elf(data)
+        own = [site for site in _got_sites(elf) if _defined_here(site[2])
+               or (direct and not _weak_undefined(site[2]))]
+        for sec, rel, sym in [*_got_sites(elf, local=True), *own]:
+            target = elf.section(sec.info)
+            at = target.offset + rel.r_offset  # the disp32
+            offset, info = rel.r_offset, (rel.r_sym << 32) | R_X86_64_PC32
             op = bytes(data[at - 2:at])
-            relaxable = rel["r_info_type"] != 9  # GOTPCREL promises no instruction form
-            if movable is not None and isinstance(sym["st_shndx"], int) \
-                    and elf.get_section(sym["st_shndx"]).name not in movable:
+            relaxable = rel.r_type != 9  # GOTPCREL promises no instruction form
+            if movable is not None and _in_section(sym) \
+                    and elf.section(sym.shndx).name not in movable:
                 relaxable = False  # where it sits differs between images: keep a slot
             if relaxable and op[0] == 0x8B:  # mov disp(%rip), %reg -> lea disp(%rip), %reg
                 data[at - 2] = 0x8D
@@ -170,12 +203,11 @@ def _relax_local(path: Path, library: str, direct: bool = False,
                 data[at - 2:at + 4] = b"\xe9" + bytes(data[at:at + 4]) + b"\x90"
                 offset -= 1
             else:
-                if sym["st_info"]["bind"] == "STB_LOCAL":  # a global keeps its own name
+                if sym.bind == STB_LOCAL:  # a global keeps its own name
                     key = _local_key(elf, sym)
                     aliases.setdefault(key, f"__spacer_local_{library}_{len(aliases)}")
                 continue
-            entry = sec["sh_offset"] + i * sec["sh_entsize"]
-            RELA_ENTRY.pack_into(data, entry, offset, info, rel["r_addend"])
+            RELA_ENTRY.pack_into(data, rel.entry, offset, info, rel.r_addend)
     path.write_bytes(bytes(data))
     return aliases
 
@@ -183,20 +215,21 @@ def _relax_local(path: Path, library: str, direct: bool = False,
 def _patch(path: Path, name: str, slot_of: dict[str, int],
            aliases: dict[tuple[str, int], str]) -> None:
     data = bytearray(path.read_bytes())
-    with path.open("rb") as f:
-        elf = ELFFile(f)
-        symtab = elf.get_section_by_name(".symtab")
-        index = next((i for i, s in enumerate(symtab.iter_symbols()) if s.name == name), None)
+    with reading(path):
+        elf = _elf(data)
+        symtab = elf.section_by_name(".symtab")
+        symbols = elf.symbols(symtab) if symtab else []
+        index = next((i for i, s in enumerate(symbols) if s.name == name), None)
         if index is None:
             raise BadInput(f"objcopy did not add {name}", path)
-        entry = symtab["sh_offset"] + index * symtab["sh_entsize"]
+        entry = elf.entry_offset(symtab, index)
         st_name, info, other, _, _, _ = SYM_ENTRY.unpack_from(data, entry)
         SYM_ENTRY.pack_into(data, entry, st_name, info, other, 0, 0, 0)  # SHN_UNDEF, no value
-        sites = [(*site, site[3].name) for site in _got_sites(elf)]
-        sites += [(*site, aliases[_local_key(elf, site[3])])
+        sites = [(*site, site[2].name) for site in _got_sites(elf)]
+        sites += [(*site, aliases[_local_key(elf, site[2])])
                   for site in _got_sites(elf, local=True)]
-        for sec, i, rel, _, target in sites:
-            at = sec["sh_offset"] + i * sec["sh_entsize"]
-            addend = rel["r_addend"] + SLOT * slot_of[target]
-            RELA_ENTRY.pack_into(data, at, rel["r_offset"], (index << 32) | R_X86_64_PC32, addend)
+        for _, rel, _, target in sites:
+            addend = rel.r_addend + SLOT * slot_of[target]
+            RELA_ENTRY.pack_into(data, rel.entry, rel.r_offset,
+                                 (index << 32) | R_X86_64_PC32, addend)
     path.write_bytes(bytes(data))

@@ -26,10 +26,16 @@ import re
 import tempfile
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
-from elftools.elf.relocation import RelocationSection
-
-from spacer.core.readers.elf import RELA_ENTRY, SHF_MERGE, SHF_STRINGS, SYM_ENTRY
+from spacer.core.readers.elf import (
+    RELA_ENTRY,
+    SHF_MERGE,
+    SHF_STRINGS,
+    SHT_RELA,
+    STT_SECTION,
+    SYM_ENTRY,
+    ElfFile,
+    reading,
+)
 
 SECTION = ".rodata.str1.1"
 _ABSOLUTE = {1, 10, 11}  # R_X86_64_64, _32, _32S: the addend is the string's offset
@@ -55,52 +61,51 @@ def configured_last(path: Path, values: set[bytes]) -> bool:
     """Rewrite the object at ``path`` (spacer's own copy) with its strings that hold
     one of ``values`` moved to the end of ``.rodata.str1.1``; whether it changed."""
     data = bytearray(path.read_bytes())
-    with path.open("rb") as f:
-        elf = ELFFile(f)
-        if elf.elfclass != 64:
+    with reading(path):
+        elf = ElfFile(bytes(data))  # a copy: the patches below do not change what is read
+        if elf.elfclass != 64 or not elf.little_endian:
             return False
-        found = [(i, s) for i, s in enumerate(elf.iter_sections()) if s.name == SECTION
-                 and s["sh_entsize"] == 1 and s["sh_addralign"] <= 1
-                 and s["sh_flags"] & (SHF_MERGE | SHF_STRINGS) == SHF_MERGE | SHF_STRINGS]
+        found = [s for s in elf.sections if s.name == SECTION
+                 and s.entsize == 1 and s.addralign <= 1
+                 and s.flags & (SHF_MERGE | SHF_STRINGS) == SHF_MERGE | SHF_STRINGS]
         if len(found) != 1 or not values:
             return False
-        index, section = found[0]
-        moves = _new_offsets(section.data(), values)
+        section = found[0]
+        body = elf.data(section)
+        moves = _new_offsets(body, values)
         if moves is None:
             return False
         starts, new_starts, order = moves
-        body = section.data()
         ends = [*starts[1:], len(body)]
-        start = section["sh_offset"]
+        start = section.offset
         data[start:start + len(body)] = b"".join(body[starts[k]:ends[k]] for k in order)
 
         def moved(offset: int) -> int:
             k = bisect.bisect_right(starts, offset) - 1
             return offset if k < 0 or offset >= len(body) else new_starts[k] + offset - starts[k]
 
-        symtab = elf.get_section_by_name(".symtab")
+        symtab = elf.section_by_name(".symtab")
         own = set()
-        for n, sym in enumerate(symtab.iter_symbols()):
-            if sym["st_shndx"] != index:
+        for n, sym in enumerate(elf.symbols(symtab) if symtab else []):
+            if sym.shndx != section.index:
                 continue
-            if sym["st_info"]["type"] == "STT_SECTION":
+            if sym.type == STT_SECTION:
                 own.add(n)
                 continue
-            at = symtab["sh_offset"] + n * symtab["sh_entsize"]
+            at = elf.entry_offset(symtab, n)
             fields = list(SYM_ENTRY.unpack_from(data, at))
-            fields[4] = moved(sym["st_value"])
+            fields[4] = moved(sym.value)
             SYM_ENTRY.pack_into(data, at, *fields)
-        for rels in elf.iter_sections():
-            if not isinstance(rels, RelocationSection) or not rels.is_RELA():
+        for rels in elf.sections:
+            if rels.type != SHT_RELA:
                 continue
-            for n, rel in enumerate(rels.iter_relocations()):
-                if rel["r_info_sym"] not in own:
+            for rel in elf.relocation_entries(rels):
+                if rel.r_sym not in own:
                     continue
-                if rel["r_info_type"] not in _ABSOLUTE:
+                if rel.r_type not in _ABSOLUTE:
                     return False  # its bias is unknown: keep the object as it was
-                at = rels["sh_offset"] + n * rels["sh_entsize"]
-                RELA_ENTRY.pack_into(data, at, rel["r_offset"], rel["r_info"],
-                                moved(rel["r_addend"]))
+                RELA_ENTRY.pack_into(data, rel.entry, rel.r_offset, rel.r_info,
+                                     moved(rel.r_addend))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:

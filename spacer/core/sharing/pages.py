@@ -14,12 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.construct.core import ConstructError
-from elftools.elf.constants import P_FLAGS
-from elftools.elf.elffile import ELFFile
-
 from spacer.core.errors import BadInput
+from spacer.core.readers.elf import PF_W, PF_X, PT_LOAD, ElfFile
 
 PAGE_SIZE = 4096
 # A loaded unikernel larger than this is taken for a damaged size field, not an
@@ -69,13 +65,12 @@ def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool], di
     executable: dict[int, bool] = {}
     loaded = 0
     try:
-        with path.open("rb") as f:
-            elf = ELFFile(f)
-            end = f.seek(0, 2)
-            for seg in elf.iter_segments():
-                if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+        with path.open("rb") as f, ElfFile.open(f) as elf:
+            end = elf.size
+            for seg in elf.program_headers():
+                if seg.type != PT_LOAD or seg.memsz == 0:
                     continue
-                vaddr, filesz, memsz = seg["p_vaddr"], seg["p_filesz"], seg["p_memsz"]
+                vaddr, filesz, memsz = seg.vaddr, seg.filesz, seg.memsz
                 loaded += memsz
                 if filesz > memsz:
                     raise BadInput(f"segment at {vaddr:#x} has {filesz:#x} bytes in the file "
@@ -85,22 +80,23 @@ def loaded_memory(path: Path) -> tuple[dict[int, bytearray], dict[int, bool], di
                     raise BadInput(f"segments load {loaded:#x} bytes, more than spacer handles "
                                    f"({MAX_LOADED >> 20} MiB)", path,
                                    "a damaged size field? rebuild the image")
-                if seg["p_offset"] + filesz > end:
+                if seg.offset + filesz > end:
                     raise BadInput(f"segment at {vaddr:#x} is cut short", path,
                                    "the file is truncated; rebuild it")
-                data = seg.data()
-                if len(data) < filesz:
-                    raise BadInput(f"segment at {vaddr:#x} is cut short", path,
-                                   "the file is truncated; rebuild it")
+                data = elf.segment_data(seg)
                 # Zeros up to p_memsz are part of the image as the guest sees it (bss).
-                is_w = bool(seg["p_flags"] & P_FLAGS.PF_W)
-                _place(pages, writable, vaddr, data[:filesz], is_w)
+                is_w = bool(seg.flags & PF_W)
+                _place(pages, writable, vaddr, data, is_w)
                 _place(pages, writable, vaddr + filesz, b"", is_w, zeros=memsz - filesz)
-                if seg["p_flags"] & P_FLAGS.PF_X:
+                if seg.flags & PF_X:
                     _place(pages, executable, vaddr, b"", True, span=memsz)
     except FileNotFoundError:
         raise BadInput("no such image", path) from None
-    except (ELFError, ConstructError, ValueError, OSError) as exc:
+    except BadInput as exc:
+        if exc.path is not None:
+            raise
+        raise BadInput(f"not a readable ELF file: {exc.what}", path, exc.hint) from None
+    except (ValueError, OverflowError, OSError) as exc:
         raise BadInput(f"not a readable ELF file: {exc}", path) from None
     return pages, writable, executable
 

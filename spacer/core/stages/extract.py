@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.construct.core import ConstructError
-from elftools.elf.elffile import ELFFile
-
 from spacer.core.errors import BadInput, SpacerError
 from spacer.core.formats.facts import AppFacts, KindFacts, ObjectFacts
 from spacer.core.outputs.atomic import write_json_atomic
-from spacer.core.readers.elf import EM_X86_64
+from spacer.core.readers.elf import EM_386, EM_X86_64, MACHINES, SHF_ALLOC, ElfFile, reading
 from spacer.core.readers.ldparse import Script, parse_script
 from spacer.core.readers.objects import content_chunks, object_name, read_object
 from spacer.core.readers.placement import (
@@ -39,16 +35,12 @@ def load_scripts(scripts: list, default: str) -> tuple[list[Script], int]:
     return parsed, len(parsed) - 1
 
 
-EM_386 = 3
-
-
 def check_machine(path: Path, machines: tuple[int, ...]) -> None:
     """:class:`BadInput` unless the ELF file at ``path`` is for one of ``machines``
     (``e_machine``; the multiboot image is ELF32, so EM_386 for an x86_64 kernel)."""
-    with path.open("rb") as f:
-        head = f.read(20)
-    machine = int.from_bytes(head[18:20], "big" if head[5:6] == b"\x02" else "little")
-    if head[:4] != b"\x7fELF" or machine not in machines:
+    with path.open("rb") as f, reading(path), ElfFile.open(f) as elf:
+        machine = elf.e_machine
+    if machine not in machines:
         raise BadInput(f"wrong machine {machine}, spacer handles x86_64 only", path,
                        "rebuild the unikernel")
 
@@ -57,17 +49,13 @@ def image_sections(path: Path) -> dict[str, list[int]]:
     """Allocated output sections of a linked image: name -> [address, size]."""
     if not path.is_file():
         raise BadInput("linked image missing", path, "rebuild the unikernel")
-    with path.open("rb") as f:
-        try:
-            elf = ELFFile(f)
-            if elf.header["e_machine"] != "EM_X86_64" or elf.elfclass != 64:
-                raise BadInput(f"wrong machine {elf.header['e_machine']} (ELF{elf.elfclass}); "
-                               "spacer handles x86_64 debug images only", path,
-                               "rebuild the unikernel")
-            return {s.name: [s["sh_addr"], s["sh_size"]] for s in elf.iter_sections()
-                    if s["sh_flags"] & 2 and s.name}
-        except (ELFError, ConstructError, ValueError, KeyError, IndexError, OSError) as exc:
-            raise BadInput(f"not a valid ELF image ({exc})", path, "rebuild the unikernel") from None
+    with path.open("rb") as f, reading(path), ElfFile.open(f) as elf:
+        if elf.e_machine != EM_X86_64 or elf.elfclass != 64 or not elf.little_endian:
+            machine = MACHINES.get(elf.e_machine, elf.e_machine)
+            raise BadInput(f"wrong machine {machine} (ELF{elf.elfclass}); "
+                           "spacer handles x86_64 debug images only", path,
+                           "rebuild the unikernel")
+        return {s.name: [s.addr, s.size] for s in elf.sections if s.flags & SHF_ALLOC and s.name}
 
 
 INTERPRETERS = ("python", "sh", "bash", "perl")
