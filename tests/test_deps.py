@@ -71,6 +71,7 @@ def test_pic_reruns_when_a_source_it_compiles_changes(small_fleet):
     assert "pic:hello" in ran
 
 
+@pytest.mark.slow
 def test_first_rerun_of_the_demo_is_a_no_op(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = Settings(workspace=tmp_path / "demo", demo=True, apps=("hello", "counter"))

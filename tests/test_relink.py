@@ -188,6 +188,7 @@ def test_incomplete_copy_is_refused(small_fleet, tmp_path: Path, capsys):
     assert str(missing) in lines[0] and "copied" in lines[0]
 
 
+@pytest.mark.slow
 def test_copied_workspace_under_aslr_rebuilds_from_its_own_records(small_fleet, tmp_path: Path):
     """--aslr 1 replays every object's .cmd chain: in a copy they name the old place, and
     are mapped into the copy as the link's are; the images are the original's."""
