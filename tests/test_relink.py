@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from spacer.cli import main
-from spacer.core.stages import relink as link
+from spacer.core import programs
 from spacer.core.errors import BAD_INPUT, EXTERNAL
+from spacer.core.stages import relink as link
 from spacer.demo.scripts import multiboot
 from spacer.run.loader import run_tasks
 from spacer.run.settings import Settings
@@ -75,7 +76,7 @@ def test_double_quote_in_a_path_is_refused_not_dropped(demo_copy, tmp_path: Path
 
 
 def test_a_step_that_runs_too_long_is_stopped(small_fleet, capsys, monkeypatch):
-    monkeypatch.setattr(link, "TIMEOUT_S", 0.001)
+    monkeypatch.setattr(programs, "TIMEOUT_S", 0.001)
     code = main(["align", "-w", str(small_fleet["ws"]), "-o", str(small_fleet["out"])])
     err = capsys.readouterr().err
     line = [ln for ln in err.splitlines() if ln.startswith("spacer:")][-1]

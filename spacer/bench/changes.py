@@ -24,8 +24,6 @@ from spacer.core.errors import ExternalFailure
 from spacer.core.formats.report import read_report
 
 
-
-
 def _images(out: Path) -> dict[str, str]:
     return {p.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()
             for p in (out / "apps").glob("*/*_qemu-x86_64")}

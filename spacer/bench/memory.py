@@ -26,9 +26,6 @@ from spacer.core.errors import INTERRUPTED, BadInput, SpacerError, ToolMissing
 from spacer.core.outputs.atomic import write_bytes_atomic, write_json_atomic
 from spacer.measure import fleet, guests, ksm
 
-
-
-
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # kill, closed terminal: like Ctrl-C
 
 

@@ -6,11 +6,11 @@ so a run of one is seen as done by the other.
 
 from __future__ import annotations
 
-
 from doit import create_after
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
+from spacer.core.options import OPTIONS
 from spacer.core.outputs.outdir import (
     acquire,
     make_output_folder,
@@ -18,7 +18,6 @@ from spacer.core.outputs.outdir import (
     remove_leftovers,
 )
 from spacer.core.outputs.paths import OutputLayout
-from spacer.core.options import OPTIONS
 from spacer.core.readers.workspace import AppBuild, check_output_folder, find_apps, select_apps
 from spacer.engine.workers import install as _install_runner
 from spacer.run.progress import Failure, RichReporter

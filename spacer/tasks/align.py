@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from spacer.tasks import aslr, extract, lds, pic, plan, relink, report, symbols, verify
 from spacer.tasks.common import Pipeline, versioned
 
-
 # Every basename the pipeline's tasks use (doit must know them before a delayed
 # creation: ``doit align`` on the demo creates them after the fleet is built).
 STAGES = ("extract", "pic", "symbols", "plan", "aslr", "_objects", "lds", "relink", "verify",

@@ -12,7 +12,6 @@ from rich.table import Table
 from spacer.core.formats.layout import Move, read_layout
 from spacer.core.formats.report import read_report
 
-
 # Row label, field, and what it means (the legend under the table).
 ROWS = (("frames saved", "frames_saved",
          "pages deduplication saves (the figure to read)"),

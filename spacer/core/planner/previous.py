@@ -18,6 +18,7 @@ from spacer.core.planner.model import Library, Unit
 from spacer.core.readers.placement import ABSOLUTE_KINDS, PACKED_KINDS, TABLE, align_up
 from spacer.core.sharing.pages import PAGE_SIZE
 
+
 def readonly_pages(kinds: dict[str, KindFacts]) -> int:
     """Pages a library variant's code and read-only data fill on their own: what an
     image gives up sharing when it keeps the library to itself."""

@@ -25,8 +25,8 @@ from spacer.core.errors import BadInput
 from spacer.core.readers.elf import (
     EM_X86_64,
     ENTRY_SIZES,
-    MACHINES,
     ET_REL,
+    MACHINES,
     SHF_ALLOC,
     SHF_EXECINSTR,
     SHF_MERGE,

@@ -20,8 +20,8 @@ from spacer.core.errors import BadInput
 from spacer.core.formats.report import DifferingPage, SharedLibraries
 from spacer.core.formats.slices import Part, Slice, Slot, read_slice
 from spacer.core.formats.verify import LibraryPages, PageFingerprint, VerifyResult
-from spacer.core.outputs.atomic import write_json_atomic
 from spacer.core.outputs import paths
+from spacer.core.outputs.atomic import write_json_atomic
 from spacer.core.readers.elf import ElfFile
 from spacer.core.readers.mapfile import by_file, read_map
 from spacer.core.readers.objects import read_relocations
