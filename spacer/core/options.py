@@ -89,7 +89,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("copy_objs", ("--copy-objs",), "bool", False,
            "link every image with the same canonical object for a shared library (the "
            "first app's; never copied over the user's files)", stages=("plan",),
-           recorded=True),
+           recorded=True, planner=True),
     Option("aslr", ("--aslr",), "choice", 0,
            "1: rebuild the libraries as position-independent code from their recorded "
            "commands and send every reference that leaves a library through a table of "
