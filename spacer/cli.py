@@ -131,7 +131,7 @@ def _out_dir(ns: argparse.Namespace) -> Path:
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
-    from spacer.core.stages.report import check_report_current
+    from spacer.core.formats.report import check_report_current  # light, not the stage
     from spacer.views.report import show_report
 
     out = _out_dir(ns)

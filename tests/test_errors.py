@@ -117,7 +117,7 @@ def test_a_report_of_another_shape_is_refused_with_one_line(tmp_path: Path, caps
 
 
 def test_unexpected_error_outside_tasks_is_one_line(tmp_path: Path, capsys, monkeypatch):
-    from spacer.core.stages import report
+    from spacer.core.formats import report
     from spacer.views import report as view
 
     out = tmp_path / "out"

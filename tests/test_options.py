@@ -27,6 +27,7 @@ DRIFT = [
     (["--headroom", "1e9"], ["headroom=1e9"], "out of range"),
     (["-l", "0x100000000"], ["loc=0x100000000"], "small code model"),
     (["-l", "0x1000"], ["loc=0x1000"], "out of range"),
+    (["-l", "0x200001"], ["loc=0x200001"], "not page-aligned"),
     (["-l", "zz"], ["loc=zz"], "not a whole number"),
     (["-c"], ["custom_loader=1"], "custom-loader"),
 ]
@@ -141,3 +142,45 @@ def test_help_imports_neither_doit_nor_rich():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           cwd=REPO, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_every_planner_option_reaches_the_planner_through_both_entry_points(tmp_path):
+    """PlanOptions is built from the schema's planner options: one left out (as
+    --copy-objs once was) would be accepted, recorded, and do nothing."""
+    from dataclasses import fields
+
+    from spacer.core.options import PLAN_OPTIONS
+    from spacer.core.outputs.paths import OutputLayout
+    from spacer.core.planner.model import PlanOptions
+    from spacer.run.settings import option_values, settings_from_vars, settings_of
+    from spacer.tasks.common import Pipeline
+
+    assert set(PLAN_OPTIONS) == {f.name for f in fields(PlanOptions)}
+    spelled = {"loc": "0x200000", "align": "0", "group": "0", "copy_objs": "1", "aslr": "2",
+               "same_mapping": "1", "headroom": "0.5"}
+    expected = PlanOptions(loc=0x200000, align=False, group=False, copy_objs=True, aslr=2,
+                           same_mapping=True, headroom=0.5)
+    assert expected != PlanOptions()  # every field differs from its default
+    assert all(getattr(expected, f.name) != f.default for f in fields(PlanOptions))
+    ns = cli.parser().parse_args(["align", "-l", "0x200000", "--no-align", "--no-group",
+                                  "--copy-objs", "--aslr", "2", "--aslr-same-mapping",
+                                  "--headroom", "0.5"])
+    spacer = settings_of(validate({o.name: getattr(ns, o.name) for o in OPTIONS if o.flags}))
+    doit = settings_from_vars(spelled)
+    for settings in (spacer, doit):
+        pipeline = Pipeline([], OutputLayout(tmp_path), option_values(settings))
+        assert pipeline.options == expected
+
+
+def test_report_imports_no_pipeline_stage(tmp_path):
+    """spacer report reads report.json and prints it: no doit, no ELF reading, no page
+    analysis (the report stage's imports), so it starts fast."""
+    probe = ("import sys\nfrom spacer import cli\n"
+             f"code = cli.main(['report', '-o', {str(tmp_path)!r}])\n"
+             "heavy = ('doit', 'elftools', 'matplotlib', 'spacer.core.sharing.pages',\n"
+             "         'spacer.core.stages.report')\n"
+             "print(code, sorted(m for m in heavy if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=REPO, check=True)
+    assert "no report yet" in done.stderr  # the command ran its check
+    assert done.stdout.strip() == f"{BAD_INPUT} []"

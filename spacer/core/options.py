@@ -23,6 +23,7 @@ from spacer.core.errors import BadInput
 # (R_X86_64_32S); an image starts at 1 MiB (its multiboot load address).
 LOC_RANGE = (0x100000, 0x7FFFFFFF)
 HEADROOM_RANGE = (0.0, 1.0)
+PAGE = 0x1000
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Option:
     choices: tuple = ()
     low: float | None = None  # the allowed range, both ends included
     high: float | None = None
+    page: bool = False  # a multiple of the 4 KiB page
     stages: tuple[str, ...] = ()  # the stages whose output it changes
     recorded: bool = False  # written into layout.json's "options"
     planner: bool = False  # one of the planner's options (PlanOptions)
@@ -78,7 +80,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("loc", ("-l", "--loc"), "int", None,
            "start address of the shared code area, e.g. 0x110000, below 2 GiB (default: "
            "the page after the largest boot code)", metavar="ADDR",
-           low=LOC_RANGE[0], high=LOC_RANGE[1], stages=("plan",), recorded=True, planner=True),
+           low=LOC_RANGE[0], high=LOC_RANGE[1], page=True, stages=("plan",), recorded=True,
+           planner=True),
     Option("align", ("-a", "--align"), "bool", True,
            "page-align every shared slot (default); --no-align packs them",
            stages=("plan",), recorded=True, planner=True, negatable=True),
@@ -89,7 +92,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("copy_objs", ("--copy-objs",), "bool", False,
            "link every image with the same canonical object for a shared library (the "
            "first app's; never copied over the user's files)", stages=("plan",),
-           recorded=True),
+           recorded=True, planner=True),
     Option("aslr", ("--aslr",), "choice", 0,
            "1: rebuild the libraries as position-independent code from their recorded "
            "commands and send every reference that leaves a library through a table of "
@@ -177,6 +180,9 @@ def _check_range(option: Option, value: Any, doit: bool) -> None:
                "starts at 1 MiB)" if option.name == "loc" else "")
         raise BadInput(f"{option.given(show(value), doit)}: out of range, {bounds}{why}",
                        hint=_help(doit))
+    if option.page and value % PAGE:
+        raise BadInput(f"{option.given(show(value), doit)}: not page-aligned (a multiple of "
+                       f"{PAGE:#x})", hint=_help(doit))
 
 
 def validate(given: dict[str, Any], doit: bool = False) -> dict[str, Any]:

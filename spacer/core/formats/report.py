@@ -8,10 +8,12 @@ field changes meaning.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from spacer.core.errors import BadInput
 from spacer.core.formats.versioned import check_version, read_format, shape
 
 REPORT_SCHEMA = "spacer-report/1"  # README "report.json": bump when a field changes meaning
@@ -126,3 +128,28 @@ class Report:
 
 def read_report(path: Path) -> Report:
     return read_format(Report.from_json, path, _HINT)
+
+
+def file_digest(path: Path) -> str:
+    """What ``made_from`` holds for a file: its sha256, or "missing"."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def check_report_current(root: Path) -> Report:
+    """``report.json`` under ``root``, if it still describes the outputs beside it.
+
+    An align that failed or was interrupted after the plan changed leaves the previous
+    report behind: the files it was made from have changed since. Refuse it then.
+    (Here, not in the report stage, so ``spacer report`` imports no page analysis.)
+    """
+    path = Path(root) / "report.json"
+    try:
+        report = read_report(path)
+    except FileNotFoundError:
+        raise BadInput("no report yet", path, "run spacer align first") from None
+    stale = next((name for name, digest in sorted(report.made_from.items())
+                  if file_digest(Path(root) / name) != digest), None)
+    if stale is not None:
+        raise BadInput(f"out of date: {stale} changed since it was written (the last align "
+                       "failed or was interrupted)", path, "run spacer align again")
+    return report

@@ -3,13 +3,11 @@ fleet, and the manifest of images."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict
 from pathlib import Path
 
-from spacer.core.errors import BadInput
 from spacer.core.formats.facts import read_facts
 from spacer.core.formats.layout import read_layout
 from spacer.core.formats.manifest import ImageFiles, Manifest, ManifestEntry
@@ -19,7 +17,8 @@ from spacer.core.formats.report import (
     ImageBytes,
     References,
     Report,
-    read_report,
+    check_report_current,  # noqa: F401  (callers that check an align's report)
+    file_digest,
 )
 from spacer.core.formats.slices import AslrMap, read_slice
 from spacer.core.formats.symbols import read_symbols
@@ -92,27 +91,4 @@ def made_from(layout: OutputLayout, apps: list[AppBuild]) -> dict[str, str]:
                   layout.image(a)]
         if layout.aslr_map(a.name).is_file():
             paths.append(layout.aslr_map(a.name))
-    return {str(p.relative_to(layout.root)): _sha256(p) for p in paths}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-
-
-def check_report_current(root: Path) -> Report:
-    """``report.json`` under ``root``, if it still describes the outputs beside it.
-
-    An align that failed or was interrupted after the plan changed leaves the previous
-    report behind: the files it was made from have changed since. Refuse it then.
-    """
-    path = Path(root) / "report.json"
-    try:
-        report = read_report(path)
-    except FileNotFoundError:
-        raise BadInput("no report yet", path, "run spacer align first") from None
-    stale = next((name for name, digest in sorted(report.made_from.items())
-                  if _sha256(Path(root) / name) != digest), None)
-    if stale is not None:
-        raise BadInput(f"out of date: {stale} changed since it was written (the last align "
-                       "failed or was interrupted)", path, "run spacer align again")
-    return report
+    return {str(p.relative_to(layout.root)): file_digest(p) for p in paths}
