@@ -223,8 +223,9 @@ def _verbose_arg(p: argparse.ArgumentParser) -> None:
                    help="show the traceback of an internal error")
 
 
-def parser() -> argparse.ArgumentParser:
-    from spacer.bench.commands import add_parsers
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command``, the benchmarks' arguments (and what they
+    import) are only added when that command is ``bench``."""
     from spacer.core.options import add_arguments
 
     top = _Parser(
@@ -288,7 +289,10 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks",
                            description="Measure spacer and the fleets it makes.")
-    add_parsers(bench.add_subparsers(dest="bench", required=True, parser_class=_Parser))
+    if command in (None, "bench"):
+        from spacer.bench.commands import add_parsers
+
+        add_parsers(bench.add_subparsers(dest="bench", required=True, parser_class=_Parser))
     return top
 
 
@@ -310,8 +314,10 @@ def _stop_signals_interrupt() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
     try:
-        ns = parser().parse_args(argv)
+        ns = parser(words[0] if words and not words[0].startswith("-") else None
+                    ).parse_args(argv)
     except SystemExit as done:  # --help, --version, or a wrong command line (one line)
         return done.code if isinstance(done.code, int) else BAD_INPUT
     previous = _stop_signals_interrupt()

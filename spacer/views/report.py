@@ -1,17 +1,20 @@
-"""The human table of ``report.json``."""
+"""The human table of ``report.json``, under 80 columns, with its legend.
+
+Plain text, written without rich: ``spacer report`` only reads a file and prints, and
+must start fast."""
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
+from typing import TextIO
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from spacer.core.formats.layout import Move, read_moves
+from spacer.core.formats.report import Report, read_report
 
-from spacer.core.formats.layout import Move, read_layout
-from spacer.core.formats.report import read_report
-
+WIDTH = 80
 # Row label, field, and what it means (the legend under the table).
 ROWS = (("frames saved", "frames_saved",
          "pages deduplication saves (the figure to read)"),
@@ -19,69 +22,79 @@ ROWS = (("frames saved", "frames_saved",
         ("in 2+ images", "shared", "pages whose content another image has too"),
         ("padding", "padding", "zero or gap-fill pages no app put there"),
         ("total", "total", "pages of all images"))
+_BOLD, _PLAIN = "\033[1m", "\033[0m"
 
 
-def show_report(out_dir: Path, console: Console | None = None) -> None:
-    console = console or Console()
+def show_report(out_dir: Path, stream: TextIO | None = None) -> None:
+    """Print the report under ``out_dir``; the figure to read in bold on a terminal."""
+    stream = stream or sys.stdout
+    bold = stream.isatty()
+    for line in report_lines(out_dir, bold):
+        stream.write(line + "\n")
+
+
+def _table(report: Report, bold: bool) -> list[str]:
+    before, after = report.original, report.aligned
+    head = f"{'':<14}{'read-only':>20}{'writable':>20}"
+    sub = f"{'':<14}" + f"{'original':>11}{'aligned':>9}" * 2
+    rule = "-" * len(sub)
+    lines = [f"Pages (4 KiB) of {before.images} images", head, sub, rule]
+    for label, key, _ in ROWS:
+        cells = [getattr(getattr(side, part), key)
+                 for part in ("readonly", "writable") for side in (before, after)]
+        row = f"{label:<14}" + "".join(f"{c:>{w}}" for c, w in zip(cells, (11, 9, 11, 9),
+                                                                     strict=True))
+        if key == "frames_saved":  # the one figure that matters stands out
+            lines += [f"{_BOLD}{row}{_PLAIN}" if bold else row, rule]
+        else:
+            lines.append(row)
+    return lines + [rule]
+
+
+def report_lines(out_dir: Path, bold: bool = False) -> list[str]:
+    """The table, its legend, and what else the report says, as lines."""
     report = read_report(Path(out_dir) / "report.json")
     before, after = report.original, report.aligned
-    table = Table(title=f"Pages (4 KiB) of {before.images} images", title_justify="left")
-    table.add_column("", no_wrap=True)
-    for part in ("read-only", "writable"):
-        table.add_column(f"{part}\noriginal", justify="right", no_wrap=True)
-        table.add_column(f"{part}\naligned", justify="right", no_wrap=True)
-    for label, key, _ in ROWS:
-        cells = [str(getattr(getattr(side, part), key))
-                 for part in ("readonly", "writable") for side in (before, after)]
-        if key == "frames_saved":  # the one figure that matters stands out
-            table.add_row(f"[bold]{label}[/]", *(f"[bold]{c}[/]" for c in cells))
-            table.add_section()
-        else:
-            table.add_row(label, *cells)
-    console.print(table)
-    # Each line under 80 columns: rich wraps at 80 when the output is piped.
-    for label, _, meaning in ROWS:
-        console.print(f"  {label + ':':<14}{meaning}", markup=False)
+    lines = _table(report, bold)
+    lines += [f"  {label + ':':<14}{meaning}" for label, _, meaning in ROWS]
     sizes = report.apps.values()
     grown = (after.readonly.total + after.writable.total
              - before.readonly.total - before.writable.total)
-    console.print(f"image bytes, all apps: {sum(a.original_bytes for a in sizes):,} original, "
-                  f"{sum(a.aligned_bytes for a in sizes):,} aligned", markup=False)
-    console.print(f"  aligned images are larger ({grown:+,} pages): each shared library "
-                  "has a\n  page-aligned slot of its own, and the gaps are padding",
-                  markup=False)
+    text = [f"image bytes, all apps: {sum(a.original_bytes for a in sizes):,} original, "
+            f"{sum(a.aligned_bytes for a in sizes):,} aligned",
+            f"  aligned images are larger ({grown:+,} pages): each shared library has a "
+            "page-aligned slot of its own, and the gaps are padding"]
     quality = "" if report.quality is None else f"; aligned distinct {report.quality:.2f}x"
-    console.print(f"read-only lower bound: {report.packed_bound} pages{quality}",
-                  markup=False)
+    text.append(f"read-only lower bound: {report.packed_bound} pages{quality}")
     libs = report.shared_libraries
-    console.print(f"{libs.libraries} shared library variants, pages in all holders: "
-                  f"{libs.identical_pages} alike, {libs.differing_pages} differ",
-                  markup=False)
-    console.print(f"extra copies of differing pages: {libs.extra_copies}", markup=False)
+    text += [f"{libs.libraries} shared library variants, pages in all holders: "
+             f"{libs.identical_pages} alike, {libs.differing_pages} differ",
+             f"extra copies of differing pages: {libs.extra_copies}"]
     culprits = Counter(s for page in report.differing_pages for s in page.symbols)
     if culprits:
         names = ", ".join(f"{s} ({n})" for s, n in culprits.most_common(4))
-        console.print(f"differing pages, by the symbol whose address differs:\n  {names}",
-                      markup=False)
+        text.append(f"differing pages, by the symbol whose address differs: {names}")
     layout_file = Path(out_dir) / "layout.json"
-    for line in move_lines(read_layout(layout_file).moves if layout_file.is_file() else []):
-        console.print(line, markup=False)
+    text += move_lines(read_moves(layout_file) if layout_file.is_file() else [])
     refs = report.references
     direct = sum(refs.direct_by_type.values())
-    console.print(f"references that leave a library: {refs.through_tables} through its "
-                  f"table, {direct} direct", markup=False)
+    text.append(f"references that leave a library: {refs.through_tables} through its "
+                f"table, {direct} direct")
     if direct:
         kinds = ", ".join(f"{t.removeprefix('R_X86_64_')}: {n}"
                           for t, n in refs.direct_by_type.items())
-        console.print(f"  direct, by relocation type (R_X86_64_): {kinds}", markup=False)
+        text.append(f"  direct, by relocation type (R_X86_64_): {kinds}")
     layouts = report.aslr_layouts
     if layouts:
-        console.print(f"ASLR (seed {layouts.seed}): {layouts.distinct_layouts} distinct "
-                      f"layouts for {layouts.apps} images, {layouts.unique_layout_apps} "
-                      "of them unique", markup=False)
-        console.print(f"placement entropy per image: {layouts.entropy_bits_min:.1f} to "
-                      f"{layouts.entropy_bits_max:.1f} bits", markup=False)
-    console.print(f"[dim]{escape(str(Path(out_dir) / 'report.json'))}, manifest.json[/]")
+        text += [f"ASLR (seed {layouts.seed}): {layouts.distinct_layouts} distinct layouts "
+                 f"for {layouts.apps} images, {layouts.unique_layout_apps} of them unique",
+                 f"placement entropy per image: {layouts.entropy_bits_min:.1f} to "
+                 f"{layouts.entropy_bits_max:.1f} bits"]
+    for line in text:  # long lines wrap under 80 columns, continued indented
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        lines += textwrap.wrap(line, WIDTH, subsequent_indent=indent,
+                               break_on_hyphens=False)
+    return [*lines, f"{Path(out_dir) / 'report.json'}, manifest.json"]
 
 
 def move_lines(moves: list[Move]) -> list[str]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spacer.core.formats.slices import Slice
 from spacer.core.formats.versioned import check_version, read_format, shape
+
+if TYPE_CHECKING:  # imported when a layout is read whole: reading its moves needs none
+    from spacer.core.formats.slices import Slice
 
 LAYOUT_VERSION = 4  # 4: --aslr 2 blocks move as chunks (3: the tables follow the read-only slots)
 _HINT = "run spacer align --replan"
@@ -72,6 +74,8 @@ class Layout:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "layout.json") -> Layout:
+        from spacer.core.formats.slices import Slice
+
         check_version(data, "a layout", LAYOUT_VERSION, where, _HINT)
         with shape("a layout", where, _HINT):
             return cls(
@@ -84,3 +88,12 @@ class Layout:
 
 def read_layout(path: Path) -> Layout:
     return read_format(Layout.from_json, path, _HINT)
+
+
+def read_moves(path: Path) -> list[Move]:
+    """Only the moves of the layout at ``path`` (what ``spacer report`` shows)."""
+    def moves(data: Any, where: str) -> list[Move]:
+        check_version(data, "a layout", LAYOUT_VERSION, where, _HINT)
+        with shape("a layout", where, _HINT):
+            return [Move(**m) for m in data["moves"]]
+    return read_format(moves, path, _HINT)
