@@ -1,0 +1,1 @@
+"""The benchmarks (spacer bench ...): commands that measure and print figures."""

@@ -1,0 +1,1 @@
+"""Measurement of running fleets: guests under QEMU, their physical frames, KSM and THP settings."""

@@ -1,0 +1,1 @@
+"""Running the pipeline: settings, loading the doit tasks, progress on the terminal."""

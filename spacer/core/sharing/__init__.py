@@ -1,0 +1,1 @@
+"""Static page analysis: pages of loaded images, and the packed lower bound."""
