@@ -413,10 +413,15 @@ def test_aslr2_same_seed_same_images_other_seed_other_layout(aslr2: Path,
                                                              tmp_path: Path):
     _align(demo_workspace, tmp_path / "again")
     assert _images(tmp_path / "again") == _images(aslr2)
+    slices = {p.name: p.read_bytes() for p in (tmp_path / "again" / "plan").glob("*.json")}
     ran = _align(demo_workspace, tmp_path / "again", seed=7)
-    # A new seed redraws every map and relinks every app; nothing before the plan reruns.
+    # A new seed redraws every map and relinks every app; nothing before the plan reruns,
+    # and the plan, which records the seed in layout.json, keeps every slice.
     assert {t.split(":")[0] for t in ran} >= {"aslr", "lds", "relink"}
-    assert not {t for t in ran if t.startswith(("extract:", "pic:", "plan"))}
+    assert not {t for t in ran if t.startswith(("extract:", "pic:"))}
+    assert slices == {p.name: p.read_bytes()
+                      for p in (tmp_path / "again" / "plan").glob("*.json")}
+    assert json.loads((tmp_path / "again" / "layout.json").read_text())["options"]["seed"] == 7
     assert sum(1 for t in ran if t.startswith("relink:")) == len(PICKED)
     other = _images(tmp_path / "again")
     assert all(other[app] != data for app, data in _images(aslr2).items())

@@ -56,7 +56,8 @@ def test_align_output_is_short_and_counts_are_right(big_fleet):
     tasks = 5 * apps + 2  # extract, symbols, lds, relink, verify per app; plan, report
     first = spacer("align", "-w", str(ws), "-o", str(root / "out-j2"), "-j", "2", cwd=root)
     assert first.returncode == 0, first.stdout
-    assert len(first.stdout.splitlines()) < 30, first.stdout
+    # Stage lines, the summary, and the report with its legend: as many at any size.
+    assert len(first.stdout.splitlines()) < 45, first.stdout
     assert _summary(first.stdout) == (tasks, 0)
     for stage, count in (("extract", apps), ("relink", apps), ("plan", 1), ("report", 1)):
         assert re.search(rf"^{stage}: {count}/{count} \({count} run, 0 up to date\)",
@@ -64,7 +65,7 @@ def test_align_output_is_short_and_counts_are_right(big_fleet):
     assert "✓" not in first.stdout
     again = spacer("align", "-w", str(ws), "-o", str(root / "out-j2"), "--plain", cwd=root)
     assert again.returncode == 0, again.stdout
-    assert len(again.stdout.splitlines()) < 30
+    assert len(again.stdout.splitlines()) < 45
     assert _summary(again.stdout) == (0, tasks)
     assert re.search(rf"^relink: {apps}/{apps} \(0 run, {apps} up to date\)", again.stdout,
                      re.M)

@@ -84,13 +84,17 @@ def _run(ws: Path, out: Path, timeout: float = 600,
 
 
 def reference(ws: Path, out: Path, jobs: int | None = None) -> tuple[dict[str, str], float]:
-    """Images of an uninterrupted run, and how long that run took."""
-    start = time.perf_counter()
-    code, err = _run(ws, out, jobs=jobs)
-    took = time.perf_counter() - start
-    if code != 0:
-        raise RuntimeError(f"the reference align failed ({code}): {err.strip()[-500:]}")
-    return images(out), took
+    """Images of an uninterrupted run, and how long such a run takes: the faster of two
+    (the first pays for cold caches, and signals drawn up to its time would often come
+    after the runs that follow had ended)."""
+    times = []
+    for folder in (out, out.with_name(out.name + "-again")):
+        start = time.perf_counter()
+        code, err = _run(ws, folder, jobs=jobs)
+        times.append(time.perf_counter() - start)
+        if code != 0:
+            raise RuntimeError(f"the reference align failed ({code}): {err.strip()[-500:]}")
+    return images(out), min(times)
 
 
 def _interrupt_once(ws: Path, out: Path, sig: int, delay: float,
