@@ -4,6 +4,7 @@ README's Cost section)."""
 
 from __future__ import annotations
 
+import pytest
 from rich.console import Console
 
 from spacer.bench import align as bench_align
@@ -42,3 +43,18 @@ def test_count_takes_several_fleet_sizes():
     add_parsers(top.add_subparsers())
     ns = top.parse_args(["align", "--count", "100", "400", "-j", "1"])
     assert ns.count == [100, 400] and ns.jobs == 1
+
+
+@pytest.mark.slow
+def test_bench_with_aslr_times_the_rebuild_and_counts_its_compiles(demo_workspace, tmp_path):
+    row = bench_align.bench_workspace(tmp_path, demo_workspace, ("hello", "counter"), 1,
+                                      aslr=1)
+    assert row["stages"]["pic"]["tasks"] == 2 and row["stages"]["pic"]["busy_s"] > 0
+    # Every recorded step behind both links is replayed once per app: each compile, and
+    # each library's partial link and symbol-keeping copy.
+    records = [p for app in ("hello", "counter")
+               for p in (demo_workspace / "apps" / app / "build").rglob("*.o.cmd")]
+    assert row["compiles"] == len(records)
+    plain = bench_align.bench_workspace(tmp_path / "plain", demo_workspace,
+                                        ("hello", "counter"), 1)
+    assert "pic" not in plain["stages"] and "compiles" not in plain

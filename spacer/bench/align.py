@@ -11,12 +11,14 @@ import resource
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from spacer.core.errors import INTERNAL, SpacerError
+from spacer.core.formats.facts import read_facts
 from spacer.core.formats.report import read_report
 from spacer.core.outputs.atomic import write_text_atomic
 from spacer.run.settings import Settings
@@ -64,12 +66,20 @@ def _sharing(out: Path) -> dict:
 
 def _serial_vs_parallel(settings: Settings, jobs: int, full: float, out: Path) -> dict:
     """The same full align with ``-j 1`` into the output folder ``out``."""
-    serial, _, _ = _timed_align(Settings(workspace=settings.workspace, out=out,
-                                         demo=False, apps=settings.apps), 1)
+    serial, _, _ = _timed_align(replace(settings, out=out), 1)
     return {"jobs": jobs, "serial_s": serial, "parallel_s": full, "ratio": full / serial}
 
 
-def bench_fleet(root: Path, counts: list[int], jobs: int = 1) -> list[dict]:
+def _compiles(settings: Settings) -> dict:
+    """Under ``--aslr``: the recorded build commands the pic stage reran (compiles and
+    partial links), over all apps."""
+    if not settings.plan.get("aslr"):
+        return {}
+    facts = [read_facts(p) for p in sorted((settings.out_dir / "pic").glob("*.json"))]
+    return {"compiles": sum(f.rebuilt_commands or 0 for f in facts)}
+
+
+def bench_fleet(root: Path, counts: list[int], jobs: int = 1, aslr: int = 0) -> list[dict]:
     """Fleets of the demo apps plus each of ``counts`` generated apps, in one run: the
     largest fleet is built once, from a private copy of the demo sources, and each
     smaller one is its first apps. Each is aligned into its own output folder: a full
@@ -88,9 +98,9 @@ def bench_fleet(root: Path, counts: list[int], jobs: int = 1) -> list[dict]:
     for count in sizes:
         names = tuple(a.name for a in fleet(count))
         settings = Settings(workspace=ws, out=root / f"out-{count}", demo=False,
-                            apps=names if count < max(counts) else ())
+                            apps=names if count < max(counts) else (), plan={"aslr": aslr})
         full, ran_full, stages = _timed_align(settings, jobs)
-        row = {"apps": len(names), "full_s": full, "stages": stages}
+        row = {"apps": len(names), "full_s": full, "stages": stages, **_compiles(settings)}
         if jobs > 1:
             row["parallel"] = _serial_vs_parallel(settings, jobs, full, root / f"j1-{count}")
         noop, ran_noop, _ = _timed_align(settings, jobs)
@@ -128,15 +138,17 @@ def plan_share(row: dict) -> float | None:
     return round(plan["wall_s"] / row["full_s"], 4) if plan and row["full_s"] else None
 
 
-def bench_workspace(root: Path, workspace: Path, apps: tuple[str, ...], jobs: int) -> dict:
+def bench_workspace(root: Path, workspace: Path, apps: tuple[str, ...], jobs: int,
+                    aslr: int = 0) -> dict:
     """A full align of ``workspace`` (only read) into a scratch output folder."""
     from spacer.core.readers.workspace import find_apps, select_apps
 
     selected = select_apps(find_apps(workspace), apps)  # a bad workspace: one line, now
-    settings = Settings(workspace=workspace, out=root / "out", demo=False, apps=apps)
+    settings = Settings(workspace=workspace, out=root / "out", demo=False, apps=apps,
+                        plan={"aslr": aslr})
     full, ran, stages = _timed_align(settings, jobs)
-    row = {"apps": len(selected), "full_s": full,
-           "stages": stages, "tasks": [len(ran)], "workspace": str(workspace.resolve())}
+    row = {"apps": len(selected), "full_s": full, "stages": stages, "tasks": [len(ran)],
+           "workspace": str(workspace.resolve()), **_compiles(settings)}
     if jobs > 1:
         row["parallel"] = _serial_vs_parallel(settings, jobs, full, root / "out-j1")
     row.update({**_sharing(settings.out_dir), "peak_rss": _peak_rss_mib()})
@@ -159,14 +171,15 @@ def run(ns: argparse.Namespace) -> int:
     out = Console(width=80)
     if ns.workspace:
         rows = [in_scratch(ns.keep, "workspace", lambda root: bench_workspace(
-            root, ns.workspace, tuple(ns.uks or ()), ns.jobs))]
+            root, ns.workspace, tuple(ns.uks or ()), ns.jobs, ns.aslr))]
     else:
-        rows = in_scratch(ns.keep, "fleet", lambda root: bench_fleet(root, ns.count, ns.jobs))
+        rows = in_scratch(ns.keep, "fleet",
+                          lambda root: bench_fleet(root, ns.count, ns.jobs, ns.aslr))
     for row in rows:
         if plan_share(row) is not None:
             row["plan_share"] = plan_share(row)
-    show(rows, out)
-    figures = {"schema": SCHEMA, "jobs": ns.jobs, "runs": rows}
+    show(rows, out, ns.aslr)
+    figures = {"schema": SCHEMA, "jobs": ns.jobs, "aslr": ns.aslr, "runs": rows}
     if len(rows) > 1:
         figures["scaling"] = scaling(rows)
     if ns.json:
@@ -174,9 +187,10 @@ def run(ns: argparse.Namespace) -> int:
     return 0
 
 
-def show(rows: list[dict], out: Console) -> None:
+def show(rows: list[dict], out: Console, aslr: int = 0) -> None:
     """The figures as tables no wider than 80 columns."""
-    table = Table(title="spacer align: time (one run each)", title_justify="left")
+    table = Table(title=f"spacer align --aslr {aslr}: time (one run each)",
+                  title_justify="left")
     for col in ("apps", "full\nalign", "no-op\nrerun", "one app\nchanged", "tasks\nrun",
                 "relinked\nafter\nchange", "peak RSS\nMiB", "-j N /\n-j 1"):
         table.add_column(col, justify="right")
@@ -207,6 +221,10 @@ def show(rows: list[dict], out: Console) -> None:
             cells.append(f"{f['wall_s']:.2f}\n{f['busy_s']:.2f}" if f else "")
         stages.add_row(str(r["apps"]), *cells)
     out.print(stages)
+    for r in rows:
+        if "compiles" in r:
+            out.print(f"pic at {r['apps']} apps: {r['compiles']} recorded build commands "
+                      "rerun (compiles, partial links)")
     shares = [f"{r['plan_share']:.1%} at {r['apps']} apps" for r in rows if "plan_share" in r]
     if shares:
         out.print(f"plan's share of the full align: {', '.join(shares)}")

@@ -46,6 +46,10 @@ def _align(subparsers: argparse._SubParsersAction) -> None:
                         "with -j 1 in the same run and the ratio is printed")
     p.add_argument("--keep", type=Path, metavar="DIR",
                    help="run in DIR and keep it (default: a temporary folder)")
+    p.add_argument("--aslr", type=int, choices=(0, 1, 2), default=0,
+                   help="align with --aslr N (default 0); with 1 or 2 the stage table shows "
+                        "the position-independent rebuild (pic), and its compiler commands "
+                        "are counted")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     p.set_defaults(func=_run("align"))
 
