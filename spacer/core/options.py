@@ -47,10 +47,6 @@ class Option:
     negatable: bool = False  # --x / --no-x
     refusal: str = ""  # for the research tool's options spacer refuses: why
 
-    @property
-    def flag(self) -> str:
-        return self.flags[-1] if self.flags else f"{self.name}="
-
     def spelled(self, doit: bool) -> str:
         return f"{self.name}=" if doit or not self.flags else self.flags[-1]
 
@@ -124,7 +120,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("headroom", ("--headroom",), "float", 0.0,
            "room for each shared library to grow in a rebuild without moving, as a "
            "fraction of its size, from 0 to 1 (default 0)", metavar="F",
-           low=HEADROOM_RANGE[0], high=HEADROOM_RANGE[1], stages=("plan",), recorded=True, planner=True),
+           low=HEADROOM_RANGE[0], high=HEADROOM_RANGE[1], stages=("plan",), recorded=True,
+           planner=True),
     Option("replan", ("--replan",), "bool", False,
            "plan from scratch; by default the previous layout is kept as far as it can "
            "be, so only the apps whose libraries must move are relinked", stages=("plan",)),

@@ -1,1 +1,2 @@
-"""The files between stages, typed and versioned: app facts, symbols, layout and slices, verify results, report, manifest."""
+"""The files between stages, typed and versioned: app facts, symbols, layout and slices,
+verify results, report, manifest."""

@@ -59,7 +59,8 @@ class Move:
 
 @dataclass(frozen=True)
 class Layout:
-    options: dict[str, Any]  # the recorded options (core.options): planner options differing start afresh
+    # The recorded options (core.options); a plan with other planner options starts afresh.
+    options: dict[str, Any]
     apps: list[str]
     areas: dict[str, AreaRoom]  # kind -> its room
     tls: dict[str, int]  # tdata_total, tbss_total: the one TLS block shape

@@ -1,1 +1,2 @@
-"""Binary and script rewriting: position-independent rebuilds, indirection tables, configured strings, linker scripts."""
+"""Binary and script rewriting: position-independent rebuilds, indirection tables,
+configured strings, linker scripts."""
