@@ -50,9 +50,11 @@ class SweepResult:
 
 
 def _env() -> dict[str, str]:
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # the folder that holds spacer/
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    # A run that does not stop is sent SIGABRT: Python then prints where it waited.
+    env["PYTHONFAULTHANDLER"] = "1"
     return env
 
 
@@ -100,24 +102,34 @@ def reference(ws: Path, out: Path, jobs: int | None = None) -> tuple[dict[str, s
 def _interrupt_once(ws: Path, out: Path, sig: int, delay: float,
                     jobs: int | None = None) -> bool:
     """Start an align, send ``sig`` after ``delay`` s; True if it was still running."""
-    proc = subprocess.Popen(align_command(ws, out, jobs), env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        proc.wait(timeout=delay)
-        return False
-    except subprocess.TimeoutExpired:
-        pass
-    if sig == signal.SIGKILL:
-        os.killpg(proc.pid, sig)
-    else:
-        proc.send_signal(sig)
-    try:
-        proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise RuntimeError(f"align did not stop within 120 s of "
-                           f"{signal.Signals(sig).name}") from None
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(align_command(ws, out, jobs), env=_env(),
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        try:
+            proc.wait(timeout=delay)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+        if sig == signal.SIGKILL:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            members = group_members(proc.pid)
+            proc.send_signal(signal.SIGABRT)  # its tracebacks, where it waits
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            err.seek(0)
+            where = err.read().decode(errors="replace")[-4000:]
+            raise RuntimeError(f"align did not stop within 120 s of "
+                               f"{signal.Signals(sig).name} after {delay:.2f} s; processes "
+                               f"{members}; its stderr:\n{where}") from None
     return True
 
 
