@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from spacer.run.loader import namespace, run_tasks
+from spacer.run.progress import RichReporter
 from spacer.run.settings import Settings
 
 
@@ -77,5 +78,8 @@ def test_first_rerun_of_the_demo_is_a_no_op(tmp_path, monkeypatch):
     settings = Settings(workspace=tmp_path / "demo", demo=True, apps=("hello", "counter"))
     code, _, failures = run_tasks(settings, ["fleet", "align"], jobs=2)
     assert code == 0, failures
+    # The stage lines count the tasks created after the fleet was built, too.
+    counts = {name: (s.total, s.run) for name, s in RichReporter.stages.items()}
+    assert counts["extract"] == (2, 2) and counts["report"] == (1, 1), counts
     code, ran, _ = run_tasks(settings, ["fleet", "align"], jobs=2)
     assert (code, ran) == (0, [])

@@ -6,6 +6,8 @@ so a run of one is seen as done by the other.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from doit import create_after
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
@@ -56,9 +58,11 @@ def namespace(settings: Settings, relink_only: bool = False) -> dict:
         yield from align_tasks(pipeline, relink_only or settings.relink_only,
                                tuple(o.name for o in OPTIONS))
 
-    if settings.demo:
-        # The demo's build facts (file_dep) exist once the fleet is built: create the
-        # pipeline's tasks after it, so the first run records them as a rerun sees them.
+    if settings.demo and not all(Path(a.link_cmd).is_file() for a in selected_apps(settings)):
+        # The demo's build facts (file_dep) exist once the fleet is built: before its
+        # first build, create the pipeline's tasks after it, so that run records them as
+        # a rerun sees them. (Once built, they are created at once, with their docs for
+        # doit list and doit help.)
         task_align = create_after(executed="fleet", creates=list(STAGES))(task_align)
     tasks = {"task_align": task_align,
              "DOIT_CONFIG": {"dep_file": str(settings.dep_file), "backend": "json",

@@ -152,6 +152,8 @@ class RichReporter:
         self.begun = time.perf_counter()
         self.progress: Progress | None = None
         self.rows: dict[str, int] = {}
+        self._tasks: dict = {}
+        self._selected: list[str] = []
         RichReporter.executed = []
         RichReporter.failures = []
         RichReporter.stages = {}
@@ -159,7 +161,10 @@ class RichReporter:
     # -- doit's hooks -------------------------------------------------------------
 
     def initialize(self, tasks, selected_tasks):
-        for name in _to_run(tasks, list(selected_tasks or [])):
+        # doit adds tasks created later (the demo's pipeline, after its fleet) to this
+        # same dict: a stage first seen then is counted when its first task comes.
+        self._tasks, self._selected = tasks, list(selected_tasks or [])
+        for name in _to_run(tasks, self._selected):
             RichReporter.stages.setdefault(stage_of(name), StageCount()).total += 1
         if self.mode == "live" and RichReporter.stages:
             self.progress = Progress(
@@ -256,7 +261,11 @@ class RichReporter:
     # -- drawing ------------------------------------------------------------------
 
     def _stage(self, task_name: str) -> StageCount:
-        return RichReporter.stages.setdefault(stage_of(task_name), StageCount())
+        stage = RichReporter.stages.setdefault(stage_of(task_name), StageCount())
+        if not stage.total:  # a stage of tasks created after the run began
+            stage.total = sum(1 for name in _to_run(self._tasks, self._selected)
+                              if stage_of(name) == stage_of(task_name)) or 1
+        return stage
 
     def _show(self, task_name: str) -> None:
         if self.progress is None:
