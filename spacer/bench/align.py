@@ -21,6 +21,8 @@ from spacer.core.errors import INTERNAL, SpacerError
 from spacer.core.formats.facts import read_facts
 from spacer.core.formats.report import read_report
 from spacer.core.outputs.atomic import write_text_atomic
+from spacer.core.outputs.paths import OutputLayout
+from spacer.core.rewrite.compiles import CompileCache
 from spacer.run.settings import Settings
 
 SCHEMA = "spacer-bench-align/1"
@@ -71,12 +73,15 @@ def _serial_vs_parallel(settings: Settings, jobs: int, full: float, out: Path) -
 
 
 def _compiles(settings: Settings) -> dict:
-    """Under ``--aslr``: the recorded build commands the pic stage reran (compiles and
-    partial links), over all apps."""
+    """Under ``--aslr``: the recorded build commands the pic stage replays (compiles and
+    partial links), over all apps, and the compiles that ran: the fleet's compile cache
+    holds each distinct one once."""
     if not settings.plan.get("aslr"):
         return {}
     facts = [read_facts(p) for p in sorted((settings.out_dir / "pic").glob("*.json"))]
-    return {"compiles": sum(f.rebuilt_commands or 0 for f in facts)}
+    cache = CompileCache(OutputLayout(settings.out_dir).compile_cache)
+    return {"commands": sum(f.rebuilt_commands or 0 for f in facts),
+            "compiles": cache.entries()}
 
 
 def bench_fleet(root: Path, counts: list[int], jobs: int = 1, aslr: int = 0) -> list[dict]:
@@ -115,6 +120,8 @@ def bench_fleet(root: Path, counts: list[int], jobs: int = 1, aslr: int = 0) -> 
     rows = []
     for settings, row in runs:
         changed, ran_changed, _ = _timed_align(settings, jobs)
+        if "compiles" in row:  # what the change compiled, against the full align
+            row["compiles_after_change"] = _compiles(settings)["compiles"] - row["compiles"]
         row.update({"changed_s": changed, "tasks": [*row["tasks"], len(ran_changed)],
                     "relinked_after_change": sorted(t for t in ran_changed
                                                     if t.startswith("relink:")),
@@ -223,8 +230,10 @@ def show(rows: list[dict], out: Console, aslr: int = 0) -> None:
     out.print(stages)
     for r in rows:
         if "compiles" in r:
-            out.print(f"pic at {r['apps']} apps: {r['compiles']} recorded build commands "
-                      "rerun (compiles, partial links)")
+            out.print(f"pic at {r['apps']} apps: {r['commands']} recorded build commands "
+                      f"replayed (compiles, partial links); {r['compiles']} distinct "
+                      "compiles ran, the rest came from the fleet's compile cache; "
+                      f"{r['compiles_after_change']} after one app's code changed")
     shares = [f"{r['plan_share']:.1%} at {r['apps']} apps" for r in rows if "plan_share" in r]
     if shares:
         out.print(f"plan's share of the full align: {', '.join(shares)}")

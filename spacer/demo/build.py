@@ -88,8 +88,9 @@ def _library_steps(prefix: str, lib_dir: Path, out_name: str, build: Path,
     steps, objs = [], []
     for src in _sources(lib_dir):
         obj = build / out_name / f"{src.stem}.o"
+        # The headers it read go to a dependency list, as Unikraft's -Wp,-MD, does.
         argv = ("gcc", *cflags, f"-ffile-prefix-map={lib_dir}={out_name}",
-                "-c", str(src), "-o", str(obj))
+                f"-Wp,-MD,{obj.with_name(f'.{obj.name}.d')}", "-c", str(src), "-o", str(obj))
         steps.append(BuildStep(f"{prefix}/{out_name}/{obj.name}", argv, (src, *headers),
                                (obj,), obj.with_name(obj.name + ".cmd")))
         objs.append(obj)

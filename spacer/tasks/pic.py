@@ -16,7 +16,8 @@ def tasks(p: Pipeline) -> Iterator[dict]:
         out = p.layout.pic_dir(app.name)
         yield {"basename": "pic", "name": app.name,
                "actions": [(one_line(run_pic), [p.layout.extract(app.name),
-                                                p.layout.pic(app.name), out, p.log])],
+                                                p.layout.pic(app.name), out,
+                                                p.layout.compile_cache, p.log])],
                # The records, sources and configuration the rebuild reads, too.
                "file_dep": [str(p.layout.extract(app.name)), *pic_inputs(app)],
                "targets": [str(p.layout.pic(app.name)),

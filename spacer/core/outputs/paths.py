@@ -49,6 +49,11 @@ class OutputLayout:
     def pic_dir(self, app: str) -> Path:
         return self.root / "pic" / app
 
+    @property
+    def compile_cache(self) -> Path:
+        """The fleet's position-independent compiles, shared by the apps' pic stages."""
+        return self.root / "cache" / "compiles"
+
     def symbols(self, app: str) -> Path:
         return self.root / "symbols" / f"{app}.json"
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from spacer.core.errors import BadInput
 from spacer.core.programs import run_argv
 from spacer.core.readers.recipe import moved_roots, read_cmd, relocate, substitute
+from spacer.core.rewrite.compiles import CompileCache, CompileJob
 
 # local-exec TLS: a static image's thread-local variables sit at link-time offsets
 # from the thread pointer, as in the -fno-PIC original; the general-dynamic model
@@ -41,6 +42,7 @@ class _Step:
     argv: list[str]
     output: Path
     inputs: list[Path] = field(default_factory=list)  # rebuilt objects it reads
+    compile: CompileJob | None = None  # a compile, which the fleet's cache may hold
 
 
 def is_compile(argv: list[str]) -> bool:
@@ -102,13 +104,15 @@ class Rebuilder:
     """Replays the recorded chains of one build into ``out_root``."""
 
     def __init__(self, build_dir: Path, cwd: Path, out_root: Path,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, cache: CompileCache | None = None):
         self.build_dir = Path(build_dir).resolve()
         self.cwd = Path(cwd)
         self.out_root = Path(out_root)
         self.log = log
+        self.cache = cache
         self.steps: dict[Path, _Step] = {}  # original output -> its replay
         self.read: set[Path] = set()  # the records and sources the replay reads
+        self.compiled: list[Path] = []  # the compiles that ran (the others came cached)
 
     def target(self, original: Path) -> Path:
         """Where the rebuilt copy of ``original`` goes: the same relative place."""
@@ -148,6 +152,7 @@ class Rebuilder:
                 raise BadInput("the recorded command does not write this object", cmd_file)
         mapping = {str(original): str(self.target(original))}
         inputs: list[Path] = []
+        job = None
         if not is_compile(argv):
             for arg in argv[1:]:
                 path = self._abs(arg) if arg.endswith(".o") and not arg.startswith("-") else None
@@ -155,20 +160,23 @@ class Rebuilder:
                     mapping[str(path)] = str(self.plan(path))
                     inputs.append(path)
         else:
-            self._note_sources(argv)
+            listed = self._note_sources(argv)
             argv = pic_flags(argv)
+            job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original)
         self.steps[original] = _Step(substitute(tuple(argv), mapping, str(self.cwd)),
-                                     self.target(original), inputs)
+                                     self.target(original), inputs, job)
         return self.target(original)
 
-    def _note_sources(self, argv: list[str]) -> None:
+    def _note_sources(self, argv: list[str]) -> list[Path]:
         """What a compile reads: its source, and the headers of the dependency list the
-        build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``)."""
+        build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``). Returns that list's
+        files (empty when the build recorded none)."""
         named = [a for a in argv[1:] if a.endswith(_SOURCE_SUFFIXES) and not a.startswith("-")]
         deps = dependency_file(argv)
-        if deps is not None:
-            named += read_dependency_file(self._abs(deps))
-        self.read.update(p for p in map(self._abs, named) if p.is_file())
+        listed = read_dependency_file(self._abs(deps)) if deps is not None else []
+        found = [p for p in map(self._abs, named + listed) if p.is_file()]
+        self.read.update(found)
+        return [p for p in map(self._abs, listed) if p.is_file()]
 
     def _abs(self, arg: str) -> Path:
         p = Path(arg)
@@ -188,7 +196,20 @@ class Rebuilder:
 
     def _run_one(self, step: _Step) -> None:
         step.output.parent.mkdir(parents=True, exist_ok=True)
-        run_argv(step.argv, str(self.cwd), f"rebuild {step.output.name} as position-independent"
+        if step.compile is None or self.cache is None:
+            self._replay(step, step.output)
+            if step.compile is not None:
+                self.compiled.append(step.output)
+        elif self.cache.provide(step.compile, step.output,
+                                lambda dest: self._replay(step, dest)):
+            self.compiled.append(step.output)
+
+    def _replay(self, step: _Step, output: Path) -> None:
+        """Run ``step``, writing its output to ``output``."""
+        argv = list(step.argv)
+        if output != step.output:
+            argv[argv.index("-o") + 1] = str(output)
+        run_argv(argv, str(self.cwd), f"rebuild {step.output.name} as position-independent"
                  " code", self.log)
-        if not step.output.is_file():
+        if not output.is_file() or (output != step.output and output.stat().st_size == 0):
             raise BadInput("the rebuild made no object", step.output)

@@ -25,16 +25,20 @@ from spacer.core.readers.placement import find_anchors
 from spacer.core.readers.recipe import read_link_recipe
 from spacer.core.readers.workspace import AppBuild
 from spacer.core.rewrite.indirect import redirect_got, table_symbol
+from spacer.core.rewrite.compiles import CompileCache
 from spacer.core.rewrite.rebuild import Rebuilder
 from spacer.core.rewrite.strings import configured_last, configured_values
 from spacer.core.stages.extract import load_scripts, movable_names, object_facts
 
 
 def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
-            log: Callable[[str], None] | None = None) -> AppFacts:
-    """Rebuild ``extract``'s objects into ``out_root``; its facts, with theirs."""
+            log: Callable[[str], None] | None = None,
+            cache: Path | None = None) -> AppFacts:
+    """Rebuild ``extract``'s objects into ``out_root``, compiling only what the fleet's
+    ``cache`` folder does not hold yet; its facts, with theirs."""
     recipe = extract.recipe
-    rebuilder = Rebuilder(Path(extract.build_dir), Path(recipe.cwd), out_root / "build", log)
+    rebuilder = Rebuilder(Path(extract.build_dir), Path(recipe.cwd), out_root / "build", log,
+                          CompileCache(cache) if cache is not None else None)
     # Every object of the link, the app's own too: its calls into the libraries then
     # cost what the libraries' calls cost, and nothing stays position-dependent.
     rebuilt = {p: rebuilder.plan(Path(p)) for p in recipe.objects}
@@ -72,11 +76,11 @@ def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
                    rebuilt_commands=len(rebuilder.steps))
 
 
-def run_pic(extract_file: Path, out: Path, objects_dir: Path,
+def run_pic(extract_file: Path, out: Path, objects_dir: Path, cache: Path,
             log: Callable[[str], None] | None = None) -> None:
     """The app's libraries rebuilt position-independent, with their facts (``--aslr``)."""
-    write_json_atomic(out, pic_app(read_facts(extract_file), objects_dir, log=log).to_json(),
-                      only_if_changed=True)
+    facts = pic_app(read_facts(extract_file), objects_dir, log=log, cache=cache)
+    write_json_atomic(out, facts.to_json(), only_if_changed=True)
 
 
 def pic_inputs(app: AppBuild) -> list[str]:

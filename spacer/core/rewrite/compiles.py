@@ -1,0 +1,238 @@
+"""Compile each distinct object once per fleet, not once per app.
+
+Most apps of a fleet build most libraries from the same sources with the same flags,
+each in its own build folder. The position-independent rebuild of such an object is
+the same bytes in every app, so :class:`CompileCache` keeps it under a key of what
+determines the compiler's output, and every other app links it from there:
+
+- the command, with the paths that only name the app's build folder and its working
+  folder abstracted (and the output path dropped);
+- the compiler it runs (path, size, modification time);
+- what the compiler read: the digest of each file of the dependency list the build
+  recorded (Unikraft's ``-Wp,-MD,``); the header search path is then left out, since
+  it names every library the app enables while the list says which headers it found;
+- the variant digest of the build's own object (its loaded bytes and relocations),
+  which the same sources made with the original flags.
+
+A build folder's path can still reach an object's loaded bytes, through ``__FILE__``
+in a source that sits in the build folder (lwIP's assertions, in sources unpacked
+into ``build/liblwip/``). After each compile the cache looks for the build folder's
+and the working folder's paths in the object's allocated sections; where it finds
+one, it keeps that key *private*: every app compiles its own copy. So an image's
+loaded bytes are what a compile in its own build folder gives. Debug sections are
+not compared: a reused object names, in its debug information, the folder of the
+app that compiled it first.
+
+Entries are written to a temporary name and renamed, and made read-only, so an
+interrupted run leaves no entry that looks finished and no later step can change one
+in place; apps link them (hard links where the file system allows, else copies).
+Workers of parallel runs take a lock per key, so two apps never compile one object
+at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from spacer.core.programs import program
+from spacer.core.readers.elf import SHF_ALLOC, SHT_NOBITS, ElfFile, reading
+from spacer.core.readers.objects import read_object
+
+# Part of every key: a change to how keys are made never reuses an older entry.
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """One recorded compile, as the cache sees it."""
+
+    argv: list[str]  # the position-independent command, output as recorded
+    output: str  # the output argument as it appears in ``argv``
+    cwd: Path
+    build_dir: Path
+    inputs: tuple[Path, ...]  # the dependency list the build recorded (may be empty)
+    original: Path  # the build's own object, made from the same sources
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """Folders whose path may only name the app, longest first."""
+        return tuple(sorted({str(self.build_dir), str(self.cwd)} - {"/"}, key=len,
+                            reverse=True))
+
+
+class CompileCache:
+    """Position-independent objects by what determines them (see the module doc)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._file_digests: dict[tuple, str] = {}
+
+    def key(self, job: CompileJob) -> str | None:
+        """The job's key; None when the build's own object is missing."""
+        if not job.original.is_file():
+            return None
+        compiler = program(job.argv[0], str(job.cwd))
+        if compiler is None:
+            return None
+        h = hashlib.sha256(f"spacer compile cache {CACHE_VERSION}\n".encode())
+        # With a dependency list, which headers the search path found is known, and the
+        # path itself (which names every library the app enables) is left out.
+        argv = _without_search_path(job.argv) if job.inputs else job.argv
+        for arg in argv:
+            h.update(b"<out>" if arg == job.output else self._abstract(arg, job).encode())
+            h.update(b"\0")
+        st = os.stat(compiler)
+        h.update(f"\ncompiler {os.path.realpath(compiler)} {st.st_size} "
+                 f"{st.st_mtime_ns}\n".encode())
+        for path in sorted(job.inputs):
+            h.update(f"{self._abstract(str(path), job)} {self._digest(path)}\n".encode())
+        # The build's object, made from the same sources: what the list cannot show
+        # (a header tested for but not read) still shows in its code.
+        h.update(f"object {read_object(job.original).digest}\n".encode())
+        return h.hexdigest()
+
+    def provide(self, job: CompileJob, dest: Path,
+                compile_to: Callable[[Path], None]) -> bool:
+        """Put the job's object at ``dest``, from the cache where it holds one, else by
+        ``compile_to(path)``. True when it compiled."""
+        key = self.key(job)
+        if key is None:
+            compile_to(dest)
+            return True
+        if self._private(key):
+            return self._provide_private(key, job, dest, compile_to)
+        if self._take(key, dest):
+            return False
+        with self._lock(key):
+            if self._private(key):
+                return self._provide_private(key, job, dest, compile_to)
+            if self._take(key, dest):
+                return False
+            tmp = self._compiled(compile_to)
+            if _names_folder(tmp, job.roots):
+                self._mark_private(key)
+                self._publish(tmp, self._private_key(key, job))
+                self._take(self._private_key(key, job), dest)
+            else:
+                self._publish(tmp, key)
+                self._take(key, dest)
+        return True
+
+    def entries(self) -> int:
+        """How many compiled objects the cache holds."""
+        return sum(1 for _ in self.root.glob("*.o")) if self.root.is_dir() else 0
+
+    # -- internals
+
+    def _abstract(self, text: str, job: CompileJob) -> str:
+        for n, root in enumerate(job.roots):
+            text = text.replace(root, f"<root{n}>")
+        return text
+
+    def _digest(self, path: Path) -> str:
+        st = os.stat(path)
+        ident = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        found = self._file_digests.get(ident)
+        if found is None:
+            with reading(Path(path)), open(path, "rb") as f:
+                found = hashlib.file_digest(f, "sha256").hexdigest()
+            self._file_digests[ident] = found
+        return found
+
+    def _provide_private(self, key: str, job: CompileJob, dest: Path,
+                         compile_to: Callable[[Path], None]) -> bool:
+        own = self._private_key(key, job)
+        if self._take(own, dest):
+            return False
+        self._publish(self._compiled(compile_to), own)
+        self._take(own, dest)
+        return True
+
+    def _private_key(self, key: str, job: CompileJob) -> str:
+        return hashlib.sha256(f"{key}\n{job.roots}".encode()).hexdigest()
+
+    def _entry(self, key: str) -> Path:
+        return self.root / f"{key}.o"
+
+    def _private(self, key: str) -> bool:
+        return (self.root / f"{key}.private").exists()
+
+    def _mark_private(self, key: str) -> None:
+        (self.root / f"{key}.private").touch()
+
+    def _take(self, key: str, dest: Path) -> bool:
+        entry = self._entry(key)
+        if not entry.is_file():
+            return False
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(entry, dest)
+        except OSError:
+            shutil.copyfile(entry, dest)
+        return True
+
+    def _compiled(self, compile_to: Callable[[Path], None]) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".compile.", suffix=".o.tmp", dir=self.root)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            compile_to(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _publish(self, tmp: Path, key: str) -> None:
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, self._entry(key))
+
+    @contextmanager
+    def _lock(self, key: str) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        # One lock per first two hex digits: 256 files at most, never removed (a lock
+        # file removed while a worker holds it would let another take a new one).
+        with open(self.root / f"{key[:2]}.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+_SEARCH_PATH = ("-I", "-isystem", "-iquote", "-idirafter")
+
+
+def _without_search_path(argv: list[str]) -> list[str]:
+    """``argv`` without its header search folders (``-Idir``, ``-I dir``, ...)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _SEARCH_PATH:
+            skip = True
+        elif not arg.startswith(_SEARCH_PATH):
+            out.append(arg)
+    return out
+
+
+def _names_folder(path: Path, roots: tuple[str, ...]) -> bool:
+    """Whether an allocated section of the object at ``path`` holds one of ``roots``."""
+    needles = [r.encode() for r in roots]
+    with reading(path), path.open("rb") as f, ElfFile.open(f) as elf:
+        for sec in elf.sections:
+            if sec.flags & SHF_ALLOC and sec.type != SHT_NOBITS:
+                data = elf.data(sec)
+                if any(n in data for n in needles):
+                    return True
+    return False

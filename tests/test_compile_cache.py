@@ -1,0 +1,117 @@
+"""The fleet's compile cache: one compile per distinct object, the same bytes as a
+compile of each app's own, and a private copy where the build folder's path reaches
+the object's loaded bytes."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+from spacer.core.readers.workspace import find_apps
+from spacer.core.rewrite.compiles import CompileCache, CompileJob
+from spacer.core.rewrite.rebuild import pic_flags
+from spacer.core.stages.extract import extract_app
+from spacer.core.stages.pic import pic_app
+
+SOURCE = "#include \"value.h\"\nint answer(void) { return VALUE * 2; }\n"
+LEAKY = "const char *where(void) { return __FILE__; }\n"
+
+
+def _app(root: Path, name: str, source: str, value: int = 21,
+         source_in_build: bool = False) -> CompileJob:
+    """An app folder whose build compiled one source, with a dependency list as
+    Unikraft records it; its header search path names the app's own folder."""
+    app = root / name
+    build = app / "build"
+    include = app / "include"
+    include.mkdir(parents=True)
+    (include / "value.h").write_text(f"#define VALUE {value}\n")
+    src_dir = build / "src" if source_in_build else root / "shared"
+    src_dir.mkdir(parents=True, exist_ok=True)
+    src = src_dir / "unit.c"
+    src.write_text(source)
+    obj = build / "lib" / "unit.o"
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    deps = obj.with_name(".unit.o.d")
+    argv = ["gcc", "-O2", "-fno-PIC", f"-I{include}", f"-Wp,-MD,{deps}", "-c", str(src),
+            "-o", str(obj)]
+    subprocess.run(argv, cwd=app, check=True)
+    listed = [Path(w) for w in deps.read_text().replace("\\\n", " ").split()[1:]]
+    return CompileJob(pic_flags(argv), str(obj), app, build, tuple(listed), obj)
+
+
+def _provide(cache: CompileCache, job: CompileJob, dest: Path) -> bool:
+    def compile_to(out: Path) -> None:
+        argv = list(job.argv)
+        argv[argv.index("-o") + 1] = str(out)
+        subprocess.run(argv, cwd=job.cwd, check=True)
+    return cache.provide(job, dest, compile_to)
+
+
+def test_two_apps_share_one_compile_of_the_same_source(tmp_path: Path):
+    cache = CompileCache(tmp_path / "cache")
+    a = _app(tmp_path, "a", SOURCE)
+    b = _app(tmp_path, "b", SOURCE)
+    assert _provide(cache, a, tmp_path / "out-a.o") is True
+    assert _provide(cache, b, tmp_path / "out-b.o") is False, "b reuses a's compile"
+    assert cache.entries() == 1
+    # What b got is what b's own compile gives.
+    own = tmp_path / "own-b.o"
+    _provide(CompileCache(tmp_path / "other"), b, own)
+    assert (tmp_path / "out-b.o").read_bytes() == own.read_bytes()
+
+
+def test_a_header_with_other_content_is_another_compile(tmp_path: Path):
+    cache = CompileCache(tmp_path / "cache")
+    a = _app(tmp_path, "a", SOURCE, value=21)
+    b = _app(tmp_path, "b", SOURCE, value=22)
+    assert cache.key(a) != cache.key(b)
+    _provide(cache, a, tmp_path / "out-a.o")
+    assert _provide(cache, b, tmp_path / "out-b.o") is True
+    assert (tmp_path / "out-a.o").read_bytes() != (tmp_path / "out-b.o").read_bytes()
+
+
+def test_an_object_that_holds_its_build_folder_stays_private(tmp_path: Path):
+    """``__FILE__`` of a source unpacked into the build folder (lwIP's assertions) puts
+    the app's path in ``.rodata``: each app gets the bytes of its own compile."""
+    cache = CompileCache(tmp_path / "cache")
+    a = _app(tmp_path, "a", LEAKY, source_in_build=True)
+    b = _app(tmp_path, "b", LEAKY, source_in_build=True)
+    assert cache.key(a) != cache.key(b), "the build's own objects differ already"
+    # Were the build's objects alike, the cache would still see the path in b's.
+    b = replace(b, original=a.original)
+    assert cache.key(a) == cache.key(b)
+    assert _provide(cache, a, tmp_path / "out-a.o") is True
+    assert _provide(cache, b, tmp_path / "out-b.o") is True
+    assert str(b.build_dir).encode() in (tmp_path / "out-b.o").read_bytes()
+    assert str(a.build_dir).encode() not in (tmp_path / "out-b.o").read_bytes()
+    # A rerun of either finds its own copy.
+    assert _provide(cache, a, tmp_path / "again-a.o") is False
+    assert (tmp_path / "again-a.o").read_bytes() == (tmp_path / "out-a.o").read_bytes()
+
+
+def test_entries_are_read_only(tmp_path: Path):
+    cache = CompileCache(tmp_path / "cache")
+    a = _app(tmp_path, "a", SOURCE)
+    dest = tmp_path / "out-a.o"
+    _provide(cache, a, dest)
+    entry = next((tmp_path / "cache").glob("*.o"))
+    assert entry.stat().st_mode & 0o222 == 0, "no later step can change an entry in place"
+    assert dest.read_bytes() == entry.read_bytes()
+
+
+def test_demo_fleet_compiles_each_distinct_object_once(demo_workspace: Path, tmp_path: Path):
+    """Two demo apps rebuilt with one cache: the second compiles only what the first
+    did not, and gets the objects its rebuild without the cache gives."""
+    cache = tmp_path / "cache"
+    builds = {a.name: extract_app(a) for a in find_apps(demo_workspace)
+              if a.name in ("hello", "counter")}
+    pic_app(builds["hello"], tmp_path / "pic" / "hello", cache=cache)
+    first = CompileCache(cache).entries()
+    shared = pic_app(builds["counter"], tmp_path / "pic" / "counter", cache=cache)
+    second = CompileCache(cache).entries() - first
+    assert 0 < second < first, (first, second)
+    alone = pic_app(builds["counter"], tmp_path / "alone" / "counter")
+    for o, p in zip(shared.objects, alone.objects, strict=True):
+        assert Path(o.path).read_bytes() == Path(p.path).read_bytes(), o.path
