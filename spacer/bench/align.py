@@ -81,7 +81,7 @@ def _compiles(settings: Settings) -> dict:
     facts = [read_facts(p) for p in sorted((settings.out_dir / "pic").glob("*.json"))]
     cache = CompileCache(OutputLayout(settings.out_dir).compile_cache)
     return {"commands": sum(f.rebuilt_commands or 0 for f in facts),
-            "compiles": cache.entries()}
+            "compiles": cache.entries(), "compile_s": round(cache.compile_seconds(), 2)}
 
 
 def bench_fleet(root: Path, counts: list[int], jobs: int = 1, aslr: int = 0) -> list[dict]:
@@ -156,6 +156,9 @@ def bench_workspace(root: Path, workspace: Path, apps: tuple[str, ...], jobs: in
     full, ran, stages = _timed_align(settings, jobs)
     row = {"apps": len(selected), "full_s": full, "stages": stages, "tasks": [len(ran)],
            "workspace": str(workspace.resolve()), **_compiles(settings)}
+    if aslr:  # what the position-independent modes cost, against the default, in this run
+        row["aslr0_s"], _, row["aslr0_stages"] = _timed_align(
+            replace(settings, out=root / "out-aslr0", plan={"aslr": 0}), jobs)
     if jobs > 1:
         row["parallel"] = _serial_vs_parallel(settings, jobs, full, root / "out-j1")
     row.update({**_sharing(settings.out_dir), "peak_rss": _peak_rss_mib()})
@@ -230,10 +233,18 @@ def show(rows: list[dict], out: Console, aslr: int = 0) -> None:
     out.print(stages)
     for r in rows:
         if "compiles" in r:
+            after = (f"; {r['compiles_after_change']} after one app's code changed"
+                     if "compiles_after_change" in r else "")
             out.print(f"pic at {r['apps']} apps: {r['commands']} recorded build commands "
                       f"replayed (compiles, partial links); {r['compiles']} distinct "
-                      "compiles ran, the rest came from the fleet's compile cache; "
-                      f"{r['compiles_after_change']} after one app's code changed")
+                      f"compiles ran ({r['compile_s']:.1f} s one after another), the rest "
+                      f"came from the fleet's compile cache{after}")
+        if "aslr0_s" in r:
+            rest = r["full_s"] - r["compile_s"]
+            out.print(f"--aslr {aslr} against --aslr 0 in this run: {r['full_s']:.1f} s "
+                      f"against {r['aslr0_s']:.1f} s ({r['full_s'] / r['aslr0_s']:.2f}x); "
+                      f"less the compiles' {r['compile_s']:.1f} s: "
+                      f"{rest / r['aslr0_s']:.2f}x")
     shares = [f"{r['plan_share']:.1%} at {r['apps']} apps" for r in rows if "plan_share" in r]
     if shares:
         out.print(f"plan's share of the full align: {', '.join(shares)}")

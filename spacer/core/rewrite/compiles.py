@@ -37,11 +37,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from spacer.core.outputs.atomic import write_text_atomic
 from spacer.core.programs import program
 from spacer.core.readers.elf import SHF_ALLOC, SHT_NOBITS, ElfFile, reading
 from spacer.core.readers.objects import read_object
@@ -74,6 +76,7 @@ class CompileCache:
     def __init__(self, root: Path):
         self.root = Path(root)
         self._file_digests: dict[tuple, str] = {}
+        self._seconds: dict[Path, float] = {}  # compiled, not yet published: how long
 
     def key(self, job: CompileJob) -> str | None:
         """The job's key; None when the build's own object is missing."""
@@ -130,6 +133,17 @@ class CompileCache:
         """How many compiled objects the cache holds."""
         return sum(1 for _ in self.root.glob("*.o")) if self.root.is_dir() else 0
 
+    def compile_seconds(self) -> float:
+        """What compiling the cache's entries took, one after another (each entry's
+        compile time is kept beside it)."""
+        total = 0.0
+        for path in self.root.glob("*.o.seconds") if self.root.is_dir() else ():
+            try:
+                total += float(path.read_text())
+            except (OSError, ValueError):
+                continue
+        return total
+
     # -- internals
 
     def _abstract(self, text: str, job: CompileJob) -> str:
@@ -185,16 +199,22 @@ class CompileCache:
         fd, name = tempfile.mkstemp(prefix=".compile.", suffix=".o.tmp", dir=self.root)
         os.close(fd)
         tmp = Path(name)
+        started = time.perf_counter()
         try:
             compile_to(tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        self._seconds[tmp] = time.perf_counter() - started
         return tmp
 
     def _publish(self, tmp: Path, key: str) -> None:
+        entry = self._entry(key)
+        seconds = self._seconds.pop(tmp, None)
+        if seconds is not None:
+            write_text_atomic(entry.with_name(entry.name + ".seconds"), f"{seconds:.4f}\n")
         os.chmod(tmp, 0o444)
-        os.replace(tmp, self._entry(key))
+        os.replace(tmp, entry)
 
     @contextmanager
     def _lock(self, key: str) -> Iterator[None]:
