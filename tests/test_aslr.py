@@ -359,6 +359,10 @@ def test_aslr2_moves_libraries_per_image_and_keeps_their_bytes(aslr2: Path):
             for app in PICKED}
     nolibc = {m["libraries"]["text"]["libnolibc"] for m in maps.values()}
     assert len(nolibc) > 1, "nolibc sits at one address in every image"
+    # The platform library keeps its one place (its boot code), and the report says why.
+    assert "boot code" in layouts["pinned"]["libkvmplat"]
+    assert len({m["libraries"]["text"]["libkvmplat"] for m in maps.values()}) == 1
+    assert "libnolibc" not in layouts["pinned"]
     # Code and read-only data of every shared library: the same bytes in every image
     # that links the variant, wherever it landed. Only data holding pointers differs.
     assert {page["library"].split("/")[1] for page in report["differing_pages"]} <= {"data"}

@@ -16,9 +16,11 @@ def tasks(p: Pipeline) -> Iterator[dict]:
            + [str(p.layout.symbols(n)) for n in p.names]
            + [path for a in p.apps for path in original_images(a)]
            + [str(p.layout.image(a)) for a in p.apps] + [str(p.layout.layout)]
-           # It reads each app's recipe and slice, and under --aslr 2 its map, too.
+           # It reads each app's recipe and slice, and under --aslr 2 its map and its
+           # rebuilt objects' facts (which libraries stay in place), too.
            + [str(p.layout.extract(n)) for n in p.names]
            + [str(p.layout.plan_slice(n)) for n in p.names]
-           + ([str(p.layout.aslr_map(n)) for n in p.names] if p.options.moving else []),
+           + ([str(f(n)) for n in p.names for f in (p.layout.aslr_map, p.layout.pic)]
+              if p.options.moving else []),
            "targets": [str(p.layout.report), str(p.layout.manifest)],
            "config": p.settings("report"), "clean": True}

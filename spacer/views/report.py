@@ -90,6 +90,8 @@ def report_lines(out_dir: Path, bold: bool = False) -> list[str]:
                  f"for {layouts.apps} images, {layouts.unique_layout_apps} of them unique",
                  f"placement entropy per image: {layouts.entropy_bits_min:.1f} to "
                  f"{layouts.entropy_bits_max:.1f} bits"]
+        text += [f"stays in place in every image: {lib}, {why}"
+                 for lib, why in layouts.pinned.items()]
     for line in text:  # long lines wrap under 80 columns, continued indented
         indent = " " * (len(line) - len(line.lstrip()) + 2)
         lines += textwrap.wrap(line, WIDTH, subsequent_indent=indent,

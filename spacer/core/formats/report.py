@@ -9,7 +9,7 @@ field changes meaning.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ class AslrLayouts:
     distinct_layouts: int
     unique_layout_apps: int
     apps: int
+    pinned: dict[str, str] = field(default_factory=dict)  # library -> why it stays in place
 
 
 @dataclass(frozen=True)

@@ -57,17 +57,28 @@ class Library:
 
     @property
     def pinned(self) -> bool:
-        """Its code or read-only data holds absolute addresses (the platform's assembly),
-        or it has boot code, which stays at the image's start and holds the absolute
-        addresses of the library's entry, stack and page tables: moving it would change
-        its bytes and the boot page, so ASLR leaves it in place."""
-        return any(v.head or any(
-            part.absolute for k, part in v.kinds.items()
-            if k in ("text", "rodata", "eh_frame")) for v in self.variants.values())
+        """Whether ASLR leaves it in place (:func:`pin_reason`)."""
+        return any(pin_reason(v) for v in self.variants.values())
 
     def refs(self, kinds: tuple[str, ...]) -> set[str]:
         return {sym for v in self.variants.values() for k in kinds if k in v.kinds
                 for sym in v.kinds[k].refs}
+
+
+def pin_reason(obj: ObjectFacts) -> str | None:
+    """Why ``obj`` cannot move under ASLR, or None. Its code or read-only data holds
+    absolute addresses (the platform's assembly), or it has boot code, which stays at
+    the image's start and holds the absolute addresses of the library's entry, stack
+    and page tables: moving it would change its bytes and the boot page."""
+    if obj.head:
+        return f"{obj.head} bytes of boot code, which stay at the image's start"
+    absolute = {k: part.absolute for k, part in obj.kinds.items()
+                if k in ("text", "rodata", "eh_frame") and part.absolute}
+    if absolute:
+        where = ", ".join(f"{n} in {k}" for k, n in sorted(absolute.items()))
+        return (f"absolute addresses in its code or read-only data ({where}): "
+                "moving it would change its bytes")
+    return None
 
 
 @dataclass

@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from spacer.core.formats.facts import read_facts
+from spacer.core.formats.facts import AppFacts, read_facts
 from spacer.core.formats.layout import read_layout
 from spacer.core.formats.manifest import ImageFiles, Manifest, ManifestEntry
 from spacer.core.formats.report import (
@@ -25,22 +25,34 @@ from spacer.core.formats.symbols import read_symbols
 from spacer.core.formats.verify import read_verify
 from spacer.core.outputs.atomic import write_json_atomic
 from spacer.core.outputs.paths import OutputLayout, debug_image
+from spacer.core.planner.model import pin_reason
 from spacer.core.readers.workspace import AppBuild
 from spacer.core.sharing.pages import fleet_page_stats
 from spacer.core.stages.symbols import fleet_direct_references
 from spacer.core.stages.verify import compare_fleet
 
 
-def aslr_summary(maps: list[AslrMap]) -> AslrLayouts:
-    """Entropy per image and how many images got a layout of their own (``--aslr 2``)."""
+def aslr_summary(maps: list[AslrMap], facts: list[AppFacts]) -> AslrLayouts:
+    """Entropy per image, how many images got a layout of their own, and which shared
+    libraries stay in place, and why (``--aslr 2``)."""
     layouts = [json.dumps(m.libraries, sort_keys=True) for m in maps]
     bits = [m.entropy_bits for m in maps]
+    holders: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    for app in facts:
+        for obj in app.objects:
+            holders[obj.name] = holders.get(obj.name, 0) + 1
+            reason = pin_reason(obj)
+            if reason:
+                reasons.setdefault(obj.name, reason)
     return AslrLayouts(seed=maps[0].seed if maps else None,
                        entropy_bits_min=min(bits, default=0.0),
                        entropy_bits_max=max(bits, default=0.0),
                        distinct_layouts=len(set(layouts)),
                        unique_layout_apps=sum(1 for x in layouts if layouts.count(x) == 1),
-                       apps=len(maps))
+                       apps=len(maps),
+                       pinned={lib: why for lib, why in sorted(reasons.items())
+                               if holders[lib] > 1})
 
 
 def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
@@ -64,7 +76,8 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
         quality=round(after.readonly.distinct / bound, 3) if bound else None,
         shared_libraries=sharing,
         differing_pages=differing,
-        aslr_layouts=aslr_summary([read_slice(layout.aslr_map(a.name)).aslr_map for a in apps])
+        aslr_layouts=aslr_summary([read_slice(layout.aslr_map(a.name)).aslr_map for a in apps],
+                                  [read_facts(layout.pic(a.name)) for a in apps])
         if aslr >= 2 else None,
         references=References(
             through_tables=sum(lib.through_table for s in symbols
@@ -84,11 +97,12 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
 
 def made_from(layout: OutputLayout, apps: list[AppBuild]) -> dict[str, str]:
     """sha256 of every file a report was made from, by path under the output folder:
-    layout, plan slices (and ASLR maps), extracts, verify results and aligned images."""
+    layout, plan slices (and ASLR maps with the rebuilt objects' facts), extracts, verify
+    results and aligned images."""
     paths = [layout.layout]
     for a in apps:
         paths += [layout.extract(a.name), layout.plan_slice(a.name), layout.verify(a.name),
                   layout.image(a)]
         if layout.aslr_map(a.name).is_file():
-            paths.append(layout.aslr_map(a.name))
+            paths += [layout.aslr_map(a.name), layout.pic(a.name)]
     return {str(p.relative_to(layout.root)): file_digest(p) for p in paths}
