@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+from spacer.core.readers.deplist import config_values, fixdep_file, read_dependencies
 from spacer.core.readers.workspace import find_apps
 from spacer.core.rewrite.compiles import CompileCache, CompileJob
 from spacer.core.rewrite.rebuild import pic_flags
@@ -115,3 +116,36 @@ def test_demo_fleet_compiles_each_distinct_object_once(demo_workspace: Path, tmp
     alone = pic_app(builds["counter"], tmp_path / "alone" / "counter")
     for o, p in zip(shared.objects, alone.objects, strict=True):
         assert Path(o.path).read_bytes() == Path(p.path).read_bytes(), o.path
+
+
+def test_fixdep_lists_give_files_and_the_options_the_sources_test(tmp_path: Path):
+    """Unikraft keeps fixdep's form of gcc's list: the configuration header gives way
+    to one marker per option, whose value then joins the key."""
+    listed = tmp_path / ".ctx.o.d"
+    kept = fixdep_file(listed)
+    assert kept.name == "ctx.d"
+    kept.write_text(
+        f"cmd_{tmp_path}/ctx.o := /bin/bash {tmp_path}/ctx.o.cmd\n\n"
+        f"source_{tmp_path}/ctx.o := /src/ctx.c\n\n"
+        f"deps_{tmp_path}/ctx.o := \\\n"
+        "  /src/include/uk/config.h \\\n"
+        "    $(wildcard include/config/libukdebug/printk/err.h) \\\n"
+        "    $(wildcard include/config/have/sched.h) \\\n"
+        "  /src/include/uk/print.h \\\n\n"
+        f"{tmp_path}/ctx.o: $(deps_{tmp_path}/ctx.o)\n\n$(deps_{tmp_path}/ctx.o):\n")
+    deps = read_dependencies(kept)
+    assert deps.files == ("/src/ctx.c", "/src/include/uk/config.h", "/src/include/uk/print.h")
+    assert deps.options == ("CONFIG_HAVE_SCHED", "CONFIG_LIBUKDEBUG_PRINTK_ERR")
+    (tmp_path / "include" / "uk" / "bits").mkdir(parents=True)
+    (tmp_path / "include" / "uk" / "bits" / "config.h").write_text(
+        "#define CONFIG_HAVE_SCHED 1\n#define CONFIG_UK_NAME \"hello\"\n")
+    assert config_values(tmp_path) == {"CONFIG_HAVE_SCHED": "1", "CONFIG_UK_NAME": '"hello"'}
+
+
+def test_an_option_the_sources_test_keys_the_compile(tmp_path: Path):
+    cache = CompileCache(tmp_path / "cache")
+    a = _app(tmp_path, "a", SOURCE)
+    b = _app(tmp_path, "b", SOURCE)
+    assert cache.key(a) == cache.key(b)
+    assert cache.key(replace(a, options=(("CONFIG_X", "1"),))) \
+        != cache.key(replace(b, options=(("CONFIG_X", ""),)))

@@ -9,8 +9,10 @@ determines the compiler's output, and every other app links it from there:
   folder abstracted (and the output path dropped);
 - the compiler it runs (path, size, modification time);
 - what the compiler read: the digest of each file of the dependency list the build
-  recorded (Unikraft's ``-Wp,-MD,``); the header search path is then left out, since
-  it names every library the app enables while the list says which headers it found;
+  recorded (Unikraft's ``-Wp,-MD,``, in fixdep's form), and the values of the
+  configuration options that list names; the header search path is then left out,
+  since it names every library the app enables while the list says which headers it
+  found;
 - the variant digest of the build's own object (its loaded bytes and relocations),
   which the same sources made with the original flags.
 
@@ -62,6 +64,9 @@ class CompileJob:
     build_dir: Path
     inputs: tuple[Path, ...]  # the dependency list the build recorded (may be empty)
     original: Path  # the build's own object, made from the same sources
+    # The configuration options the sources test, with this build's values (fixdep's
+    # lists name them in place of the configuration header).
+    options: tuple[tuple[str, str], ...] = ()
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -97,6 +102,8 @@ class CompileCache:
                  f"{st.st_mtime_ns}\n".encode())
         for path in sorted(job.inputs):
             h.update(f"{self._abstract(str(path), job)} {self._digest(path)}\n".encode())
+        for option, value in job.options:
+            h.update(f"{option}={value}\n".encode())
         # The build's object, made from the same sources: what the list cannot show
         # (a header tested for but not read) still shows in its code.
         h.update(f"object {read_object(job.original).digest}\n".encode())

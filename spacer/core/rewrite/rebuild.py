@@ -24,6 +24,12 @@ from pathlib import Path
 
 from spacer.core.errors import BadInput
 from spacer.core.programs import run_argv
+from spacer.core.readers.deplist import (
+    config_values,
+    dependency_file,
+    fixdep_file,
+    read_dependencies,
+)
 from spacer.core.readers.recipe import moved_roots, read_cmd, relocate, substitute
 from spacer.core.rewrite.compiles import CompileCache, CompileJob
 
@@ -80,26 +86,6 @@ def _output_of(argv: list[str], cmd_file: Path) -> str | None:
 _SOURCE_SUFFIXES = (".c", ".S", ".s", ".cc", ".cpp")
 
 
-def dependency_file(argv: list[str]) -> str | None:
-    """The make-style dependency list a compile wrote (``-Wp,-MD,F``, ``-MF F``)."""
-    for i, arg in enumerate(argv):
-        if arg.startswith(("-Wp,-MD,", "-Wp,-MMD,")):
-            return arg.split(",", 2)[2]
-        if arg == "-MF" and i + 1 < len(argv):
-            return argv[i + 1]
-    return None
-
-
-def read_dependency_file(path: Path) -> list[str]:
-    """The files a make-style dependency list names (``target: a b \\``)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return []
-    words = text.replace("\\\n", " ").split()
-    return [w for w in words if not w.endswith(":")]
-
-
 class Rebuilder:
     """Replays the recorded chains of one build into ``out_root``."""
 
@@ -113,6 +99,7 @@ class Rebuilder:
         self.steps: dict[Path, _Step] = {}  # original output -> its replay
         self.read: set[Path] = set()  # the records and sources the replay reads
         self.compiled: list[Path] = []  # the compiles that ran (the others came cached)
+        self._config_values: dict[str, str] | None = None
 
     def target(self, original: Path) -> Path:
         """Where the rebuilt copy of ``original`` goes: the same relative place."""
@@ -160,23 +147,35 @@ class Rebuilder:
                     mapping[str(path)] = str(self.plan(path))
                     inputs.append(path)
         else:
-            listed = self._note_sources(argv)
+            listed, options = self._note_sources(argv)
             argv = pic_flags(argv)
-            job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original)
+            job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original,
+                             tuple((o, self._config.get(o, "")) for o in options))
         self.steps[original] = _Step(substitute(tuple(argv), mapping, str(self.cwd)),
                                      self.target(original), inputs, job)
         return self.target(original)
 
-    def _note_sources(self, argv: list[str]) -> list[Path]:
+    def _note_sources(self, argv: list[str]) -> tuple[list[Path], tuple[str, ...]]:
         """What a compile reads: its source, and the headers of the dependency list the
-        build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``). Returns that list's
-        files (empty when the build recorded none)."""
+        build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``, kept in fixdep's
+        form). Returns that list's files (empty when the build recorded none) and the
+        configuration options its sources test."""
         named = [a for a in argv[1:] if a.endswith(_SOURCE_SUFFIXES) and not a.startswith("-")]
-        deps = dependency_file(argv)
-        listed = read_dependency_file(self._abs(deps)) if deps is not None else []
-        found = [p for p in map(self._abs, named + listed) if p.is_file()]
-        self.read.update(found)
-        return [p for p in map(self._abs, listed) if p.is_file()]
+        written = dependency_file(argv)
+        deps = None
+        if written is not None:
+            deps = (read_dependencies(self._abs(written))
+                    or read_dependencies(fixdep_file(self._abs(written))))
+        listed = [p for p in map(self._abs, deps.files if deps else ()) if p.is_file()]
+        self.read.update(p for p in map(self._abs, named) if p.is_file())
+        self.read.update(listed)
+        return listed, deps.options if deps else ()
+
+    @property
+    def _config(self) -> dict[str, str]:
+        if self._config_values is None:
+            self._config_values = config_values(self.build_dir)
+        return self._config_values
 
     def _abs(self, arg: str) -> Path:
         p = Path(arg)
