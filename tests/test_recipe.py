@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spacer.core.errors import BadInput
-from spacer.core.readers.recipe import read_link_recipe, split_commands
+from spacer.core.readers.recipe import read_link_recipe, shell_words, split_commands
 
 STRIP_FILTER = ("2>&1 | { grep -Ev 'Empty loadable segment detected|section.*lma.*adjusted "
                 "to.*' || true; }")
@@ -74,3 +77,18 @@ def test_link_recipe_with_relative_paths_and_extra_scripts(tmp_path: Path):
     steps = [c.argv[0] for c in recipe.postlink]
     assert steps == ["strip", "support/scripts/mkbootinfo.py", "objcopy",
                      "support/scripts/multiboot.py"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab -=/'\"();<>|&{}\\#$\n\t\x0b\xe9", max_size=40))
+def test_shell_words_split_as_shlex_does(text: str):
+    """The fast splitter of .cmd records gives shlex's words, or fails where it fails."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        expected = list(lexer)
+    except ValueError:
+        with pytest.raises(ValueError):
+            shell_words(text)
+        return
+    assert shell_words(text) == expected

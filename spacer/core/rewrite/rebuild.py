@@ -100,6 +100,7 @@ class Rebuilder:
         self.read: set[Path] = set()  # the records and sources the replay reads
         self.compiled: list[Path] = []  # the compiles that ran (the others came cached)
         self._config_values: dict[str, str] | None = None
+        self._resolved: dict[str, Path] = {}
 
     def target(self, original: Path) -> Path:
         """Where the rebuilt copy of ``original`` goes: the same relative place."""
@@ -178,8 +179,12 @@ class Rebuilder:
         return self._config_values
 
     def _abs(self, arg: str) -> Path:
-        p = Path(arg)
-        return (p if p.is_absolute() else self.cwd / p).resolve()
+        # Memoised: the dependency lists name the same headers for every object.
+        found = self._resolved.get(arg)
+        if found is None:
+            p = Path(arg)
+            found = self._resolved[arg] = (p if p.is_absolute() else self.cwd / p).resolve()
+        return found
 
     def run(self, jobs: int = 2) -> None:
         """Run every recorded step, compiles in parallel, then what reads them."""
