@@ -47,7 +47,7 @@ def _provide(cache: CompileCache, job: CompileJob, dest: Path) -> bool:
         argv = list(job.argv)
         argv[argv.index("-o") + 1] = str(out)
         subprocess.run(argv, cwd=job.cwd, check=True)
-    return cache.provide(job, dest, compile_to)
+    return cache.provide(job, dest, compile_to)[0]
 
 
 def test_two_apps_share_one_compile_of_the_same_source(tmp_path: Path):

@@ -52,6 +52,10 @@ from spacer.core.readers.objects import read_object
 
 # Part of every key: a change to how keys are made never reuses an older entry.
 CACHE_VERSION = 1
+# Compiles' keys are hex digits; other entries' keys start with a letter of their own.
+LINKED = "l"  # a partial link or objcopy of cached objects
+REDIRECTED = "g"  # an object whose GOT relocations aim at its library's table
+_HEX = "0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -109,42 +113,72 @@ class CompileCache:
         h.update(f"object {read_object(job.original).digest}\n".encode())
         return h.hexdigest()
 
+    def link_key(self, argv: list[str], output: str, inputs: dict[str, str],
+                 cwd: Path) -> str | None:
+        """The key of a step that only combines cached objects (``ld -r``, ``objcopy``):
+        its command with each input named by that input's key."""
+        tool = program(argv[0], str(cwd))
+        if tool is None:
+            return None
+        st = os.stat(tool)
+        h = hashlib.sha256(f"spacer link cache {CACHE_VERSION}\n{os.path.realpath(tool)} "
+                           f"{st.st_size} {st.st_mtime_ns}\n".encode())
+        for arg in argv[1:]:
+            h.update(b"<out>" if arg == output else
+                     f"<in {inputs[arg]}>".encode() if arg in inputs else arg.encode())
+            h.update(b"\0")
+        return LINKED + h.hexdigest()
+
     def provide(self, job: CompileJob, dest: Path,
-                compile_to: Callable[[Path], None]) -> bool:
+                compile_to: Callable[[Path], None]) -> tuple[bool, str | None]:
         """Put the job's object at ``dest``, from the cache where it holds one, else by
-        ``compile_to(path)``. True when it compiled."""
+        ``compile_to(path)``. Whether it compiled, and the key it is kept under."""
         key = self.key(job)
         if key is None:
             compile_to(dest)
-            return True
+            return True, None
         if self._private(key):
             return self._provide_private(key, job, dest, compile_to)
         if self._take(key, dest):
-            return False
+            return False, key
         with self._lock(key):
             if self._private(key):
                 return self._provide_private(key, job, dest, compile_to)
             if self._take(key, dest):
-                return False
+                return False, key
             tmp = self._compiled(compile_to)
             if _names_folder(tmp, job.roots):
                 self._mark_private(key)
-                self._publish(tmp, self._private_key(key, job))
-                self._take(self._private_key(key, job), dest)
-            else:
-                self._publish(tmp, key)
-                self._take(key, dest)
+                key = self._private_key(key, job)
+            self._publish(tmp, key)
+            self._take(key, dest)
+        return True, key
+
+    def provide_keyed(self, key: str, dest: Path, make: Callable[[Path], None]) -> bool:
+        """:meth:`provide` for an object keyed by the caller (:meth:`link_key`, a rewrite
+        of a cached object). True when it ran ``make``."""
+        if self._take(key, dest):
+            return False
+        with self._lock(key):
+            if self._take(key, dest):
+                return False
+            self._publish(self._compiled(make), key)
+            self._take(key, dest)
         return True
 
     def entries(self) -> int:
-        """How many compiled objects the cache holds."""
-        return sum(1 for _ in self.root.glob("*.o")) if self.root.is_dir() else 0
+        """How many compiled objects the cache holds (partial links left out)."""
+        if not self.root.is_dir():
+            return 0
+        return sum(1 for p in self.root.glob("*.o") if p.name[0] in _HEX)
 
     def compile_seconds(self) -> float:
         """What compiling the cache's entries took, one after another (each entry's
         compile time is kept beside it)."""
         total = 0.0
         for path in self.root.glob("*.o.seconds") if self.root.is_dir() else ():
+            if path.name[0] not in _HEX:
+                continue
             try:
                 total += float(path.read_text())
             except (OSError, ValueError):
@@ -169,13 +203,13 @@ class CompileCache:
         return found
 
     def _provide_private(self, key: str, job: CompileJob, dest: Path,
-                         compile_to: Callable[[Path], None]) -> bool:
+                         compile_to: Callable[[Path], None]) -> tuple[bool, str]:
         own = self._private_key(key, job)
         if self._take(own, dest):
-            return False
+            return False, own
         self._publish(self._compiled(compile_to), own)
         self._take(own, dest)
-        return True
+        return True, own
 
     def _private_key(self, key: str, job: CompileJob) -> str:
         return hashlib.sha256(f"{key}\n{job.roots}".encode()).hexdigest()

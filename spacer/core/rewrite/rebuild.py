@@ -101,6 +101,7 @@ class Rebuilder:
         self.compiled: list[Path] = []  # the compiles that ran (the others came cached)
         self._config_values: dict[str, str] | None = None
         self._resolved: dict[str, Path] = {}
+        self.keys: dict[Path, str | None] = {}  # original -> the cache key of its rebuild
 
     def target(self, original: Path) -> Path:
         """Where the rebuilt copy of ``original`` goes: the same relative place."""
@@ -193,26 +194,40 @@ class Rebuilder:
         while pending:
             ready = [o for o, s in pending.items() if all(i in done for i in s.inputs)]
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                list(pool.map(self._run_one, [pending[o] for o in ready]))
-            for o in ready:
+                keys = list(pool.map(self._run_one, [pending[o] for o in ready]))
+            for o, key in zip(ready, keys, strict=True):
+                self.keys[o] = key
                 done.add(o)
                 del pending[o]
 
-    def _run_one(self, step: _Step) -> None:
+    def _run_one(self, step: _Step) -> str | None:
+        """Run ``step`` or take its output from the cache; the key it is kept under."""
         step.output.parent.mkdir(parents=True, exist_ok=True)
-        if step.compile is None or self.cache is None:
+        if self.cache is None:
             self._replay(step, step.output)
             if step.compile is not None:
                 self.compiled.append(step.output)
-        elif self.cache.provide(step.compile, step.output,
-                                lambda dest: self._replay(step, dest)):
-            self.compiled.append(step.output)
+            return None
+        if step.compile is not None:
+            ran, key = self.cache.provide(step.compile, step.output,
+                                          lambda dest: self._replay(step, dest))
+            if ran:
+                self.compiled.append(step.output)
+            return key
+        # A partial link or objcopy of cached objects is cached too, by their keys.
+        inputs = {str(self.target(i)): self.keys.get(i) for i in step.inputs}
+        key = None
+        if step.inputs and all(inputs.values()):
+            key = self.cache.link_key(step.argv, str(step.output), inputs, self.cwd)
+        if key is None:
+            self._replay(step, step.output)
+        else:
+            self.cache.provide_keyed(key, step.output, lambda dest: self._replay(step, dest))
+        return key
 
     def _replay(self, step: _Step, output: Path) -> None:
         """Run ``step``, writing its output to ``output``."""
-        argv = list(step.argv)
-        if output != step.output:
-            argv[argv.index("-o") + 1] = str(output)
+        argv = [str(output) if a == str(step.output) else a for a in step.argv]
         run_argv(argv, str(self.cwd), f"rebuild {step.output.name} as position-independent"
                  " code", self.log)
         if not output.is_file() or (output != step.output and output.stat().st_size == 0):

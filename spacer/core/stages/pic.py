@@ -13,6 +13,7 @@ its table, and a ``direct`` copy for images whose copy of the library is private
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,12 +21,12 @@ from pathlib import Path
 from spacer.core.errors import SpacerError
 from spacer.core.formats.facts import AppFacts, DirectCopy, read_facts
 from spacer.core.formats.slices import Table
-from spacer.core.outputs.atomic import write_json_atomic
+from spacer.core.outputs.atomic import read_json, write_json_atomic
 from spacer.core.readers.placement import find_anchors
 from spacer.core.readers.recipe import read_link_recipe
 from spacer.core.readers.workspace import AppBuild
-from spacer.core.rewrite.indirect import redirect_got, table_symbol
-from spacer.core.rewrite.compiles import CompileCache
+from spacer.core.rewrite.indirect import TableEntry, redirect_got, table_symbol
+from spacer.core.rewrite.compiles import CACHE_VERSION, REDIRECTED, CompileCache
 from spacer.core.rewrite.rebuild import Rebuilder
 from spacer.core.rewrite.strings import configured_last, configured_values
 from spacer.core.stages.extract import load_scripts, movable_names, object_facts
@@ -37,8 +38,9 @@ def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
     """Rebuild ``extract``'s objects into ``out_root``, compiling only what the fleet's
     ``cache`` folder does not hold yet; its facts, with theirs."""
     recipe = extract.recipe
+    compiles = CompileCache(cache) if cache is not None else None
     rebuilder = Rebuilder(Path(extract.build_dir), Path(recipe.cwd), out_root / "build", log,
-                          CompileCache(cache) if cache is not None else None)
+                          compiles)
     # Every object of the link, the app's own too: its calls into the libraries then
     # cost what the libraries' calls cost, and nothing stays position-dependent.
     rebuilt = {p: rebuilder.plan(Path(p)) for p in recipe.objects}
@@ -55,11 +57,11 @@ def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
         name = Path(path).name.removesuffix(".o")
         final = out_root / "objects" / Path(path).name
         movable = movable_names(rebuilt[path], path, scripts, default_index, anchors)
-        entries = redirect_got(rebuilt[path], final, name, movable=movable)
+        entries = _redirected(compiles, rebuilt[path], final, name, movable=movable)
         facts, head = object_facts(final, path, scripts, default_index, anchors)
         # The copy for an image that keeps the library to itself: its calls go direct.
         direct = out_root / "direct" / Path(path).name
-        direct_entries = redirect_got(rebuilt[path], direct, name, direct=True)
+        direct_entries = _redirected(compiles, rebuilt[path], direct, name, direct=True)
         objects.append(replace(
             facts,
             table=Table(table_symbol(name), [(e.symbol, e.weak) for e in entries]),
@@ -74,6 +76,27 @@ def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
         head_total += head
     return replace(extract, objects=objects, text_head=head_total,
                    rebuilt_commands=len(rebuilder.steps))
+
+
+def _redirected(cache: CompileCache | None, source: Path, out: Path, library: str,
+                direct: bool = False, movable: set[str] | None = None) -> list[TableEntry]:
+    """:func:`redirect_got`, kept in the fleet's cache by the source's bytes: the same
+    library rebuilt for many apps is rewritten once."""
+    if cache is None:
+        return redirect_got(source, out, library, direct=direct, movable=movable)
+    with open(source, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    key = REDIRECTED + hashlib.sha256(
+        f"{CACHE_VERSION}\n{digest}\n{library}\n{direct}\n"
+        f"{sorted(movable) if movable is not None else None}".encode()).hexdigest()
+    listed = cache.root / f"{key}.entries.json"
+
+    def rewrite(tmp: Path) -> None:
+        entries = redirect_got(source, tmp, library, direct=direct, movable=movable)
+        write_json_atomic(listed, [[e.symbol, e.weak] for e in entries])
+
+    cache.provide_keyed(key, out, rewrite)
+    return [TableEntry(symbol, weak) for symbol, weak in read_json(listed)]
 
 
 def run_pic(extract_file: Path, out: Path, objects_dir: Path, cache: Path,
