@@ -32,8 +32,8 @@ def _relocated_copy(built: Path, src: Path, ws: Path, apps: list) -> None:
     """Copy ``apps``' build folders from the workspace ``built`` (built from ``SRC_DIR``)
     into ``ws``, as if they had been built there from the sources at ``src``: the
     objects and images do not depend on where they were built (no path is compiled
-    in), and every ``.cmd`` record is rewritten to name ``ws`` and ``src``, its mtime
-    kept. The records are then checked against the commands a build there would run."""
+    in), and every ``.cmd`` record and dependency list is rewritten to name ``ws`` and
+    ``src``, its mtime kept. The records are then checked against the commands a build there would run."""
     moves = [(f"{built.resolve()}/", f"{ws.resolve()}/"), (f"{SRC_DIR.resolve()}/",
                                                             f"{src.resolve()}/")]
     for app in apps:
@@ -48,6 +48,13 @@ def _relocated_copy(built: Path, src: Path, ws: Path, apps: list) -> None:
             lines.append(shlex.join(argv) + "\n")
         record.write_text("".join(lines))
         os.utime(record, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    for listing in sorted((ws / "apps").rglob(".*.o.d")):  # the compiles' dependency lists
+        stat = listing.stat()
+        text = listing.read_text()
+        for old, new in moves:
+            text = text.replace(old, new)
+        listing.write_text(text)
+        os.utime(listing, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     for app in apps:
         for step in app_steps(ws, app, src):
             assert step.cmd_file.read_text() == shlex.join(step.argv) + "\n", step.cmd_file

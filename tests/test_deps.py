@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from spacer.core.outputs.paths import OutputLayout
+from spacer.core.rewrite.compiles import CompileCache
 from spacer.run.loader import namespace, run_tasks
 from spacer.run.progress import RichReporter
 from spacer.run.settings import Settings
@@ -70,6 +72,28 @@ def test_pic_reruns_when_a_source_it_compiles_changes(small_fleet):
     code, ran, _ = run_tasks(settings, ["align"])
     assert code == 0
     assert "pic:hello" in ran
+
+
+@pytest.mark.slow
+def test_a_changed_source_or_record_recompiles_that_object_alone(small_fleet):
+    """The fleet compiles each distinct object once; a rerun after one app's source or
+    one recorded command changed compiles only that object, and finds the change
+    although the inputs it looks for are remembered from the run before."""
+    settings = _settings(small_fleet["ws"], small_fleet["out"])
+    assert run_tasks(settings, ["align"])[0] == 0
+    cache = CompileCache(OutputLayout(settings.out_dir).compile_cache)
+    before = cache.entries()
+    main = next(Path(small_fleet["ws"]).glob("apps/hello/build/apphello/*.o.cmd"))
+    source = Path(next(a for a in main.read_text().split() if a.endswith(".c")))
+    source.write_text(source.read_text() + "\nint spacer_test_extra(void) { return 7; }\n")
+    code, ran, _ = run_tasks(settings, ["align"])
+    assert code == 0 and "pic:hello" in ran
+    assert not [t for t in ran if t.startswith("pic:") and t != "pic:hello"]
+    assert cache.entries() == before + 1
+    main.write_text(main.read_text().replace(" -c ", " -DSPACER_TEST=1 -c ", 1))
+    code, ran, _ = run_tasks(settings, ["align"])
+    assert code == 0 and "pic:hello" in ran
+    assert cache.entries() == before + 2
 
 
 @pytest.mark.slow

@@ -19,7 +19,8 @@ def tasks(p: Pipeline) -> Iterator[dict]:
                                                 p.layout.pic(app.name), out,
                                                 p.layout.compile_cache, p.log])],
                # The records, sources and configuration the rebuild reads, too.
-               "file_dep": [str(p.layout.extract(app.name)), *pic_inputs(app)],
+               "file_dep": [str(p.layout.extract(app.name)),
+                            *pic_inputs(app, p.layout.pic_inputs_memo(app.name))],
                "targets": [str(p.layout.pic(app.name)),
                            *pic_outputs(p.objects[app.name], out)],
                "config": p.settings("pic"), "clean": True}

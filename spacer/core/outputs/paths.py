@@ -49,6 +49,10 @@ class OutputLayout:
     def pic_dir(self, app: str) -> Path:
         return self.root / "pic" / app
 
+    def pic_inputs_memo(self, app: str) -> Path:
+        """What the pic stage of ``app`` reads from its build, as last found."""
+        return self.root / "cache" / "inputs" / f"{app}.json"
+
     @property
     def compile_cache(self) -> Path:
         """The fleet's position-independent compiles, shared by the apps' pic stages."""

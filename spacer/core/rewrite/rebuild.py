@@ -90,12 +90,14 @@ class Rebuilder:
     """Replays the recorded chains of one build into ``out_root``."""
 
     def __init__(self, build_dir: Path, cwd: Path, out_root: Path,
-                 log: Callable[[str], None] | None = None, cache: CompileCache | None = None):
+                 log: Callable[[str], None] | None = None, cache: CompileCache | None = None,
+                 walk_only: bool = False):
         self.build_dir = Path(build_dir).resolve()
         self.cwd = Path(cwd)
         self.out_root = Path(out_root)
         self.log = log
         self.cache = cache
+        self.walk_only = walk_only  # only find what the replay reads (:attr:`read`)
         self.steps: dict[Path, _Step] = {}  # original output -> its replay
         self.read: set[Path] = set()  # the records and sources the replay reads
         self.compiled: list[Path] = []  # the compiles that ran (the others came cached)
@@ -133,9 +135,11 @@ class Rebuilder:
         out = _output_of(argv, cmd_file)
         if out is None:
             raise BadInput("the recorded command does not write this object", cmd_file)
+        moved = None
         if self._abs(out) != original:
             # A copied or moved build: its records name the old place (as the link's).
-            argv = relocate(argv, moved_roots(str(self._abs(out)), cmd_file))
+            moved = moved_roots(str(self._abs(out)), cmd_file)
+            argv = relocate(argv, moved)
             out = _output_of(argv, cmd_file)
             if out is None or self._abs(out) != original:
                 raise BadInput("the recorded command does not write this object", cmd_file)
@@ -149,26 +153,38 @@ class Rebuilder:
                     mapping[str(path)] = str(self.plan(path))
                     inputs.append(path)
         else:
-            listed, options = self._note_sources(argv)
-            argv = pic_flags(argv)
-            job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original,
-                             tuple((o, self._config.get(o, "")) for o in options))
-        self.steps[original] = _Step(substitute(tuple(argv), mapping, str(self.cwd)),
-                                     self.target(original), inputs, job)
+            listed, options = self._note_sources(argv, moved)
+            if not self.walk_only:
+                argv = pic_flags(argv)
+                job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original,
+                                 tuple((o, self._config.get(o, "")) for o in options))
+        if self.walk_only:  # what the replay reads is known; its commands are not needed
+            self.steps[original] = _Step([], self.target(original), inputs)
+        else:
+            self.steps[original] = _Step(substitute(tuple(argv), mapping, str(self.cwd)),
+                                         self.target(original), inputs, job)
         return self.target(original)
 
-    def _note_sources(self, argv: list[str]) -> tuple[list[Path], tuple[str, ...]]:
+    def _note_sources(self, argv: list[str], moved: tuple[str, str] | None = None
+                      ) -> tuple[list[Path], tuple[str, ...]]:
         """What a compile reads: its source, and the headers of the dependency list the
         build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``, kept in fixdep's
-        form). Returns that list's files (empty when the build recorded none) and the
-        configuration options its sources test."""
+        form; in a ``moved`` build, its files are where they moved to). Returns that
+        list's files (empty when the build recorded none) and the configuration options
+        its sources test."""
         named = [a for a in argv[1:] if a.endswith(_SOURCE_SUFFIXES) and not a.startswith("-")]
         written = dependency_file(argv)
         deps = None
         if written is not None:
-            deps = (read_dependencies(self._abs(written))
-                    or read_dependencies(fixdep_file(self._abs(written))))
-        listed = [p for p in map(self._abs, deps.files if deps else ()) if p.is_file()]
+            for listing in (self._abs(written), fixdep_file(self._abs(written))):
+                deps = read_dependencies(listing)
+                if deps is not None:
+                    self.read.add(listing)
+                    break
+        files = list(deps.files) if deps else []
+        if moved is not None:
+            files = relocate(files, moved)
+        listed = [p for p in map(self._abs, files) if p.is_file()]
         self.read.update(p for p in map(self._abs, named) if p.is_file())
         self.read.update(listed)
         return listed, deps.options if deps else ()

@@ -14,6 +14,7 @@ its table, and a ``direct`` copy for images whose copy of the library is private
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -106,21 +107,62 @@ def run_pic(extract_file: Path, out: Path, objects_dir: Path, cache: Path,
     write_json_atomic(out, facts.to_json(), only_if_changed=True)
 
 
-def pic_inputs(app: AppBuild) -> list[str]:
+def pic_inputs(app: AppBuild, memo: Path | None = None) -> list[str]:
     """Every file the pic stage of ``app`` reads from its build besides the objects:
     the recorded commands of each object's chain, the compiled sources (and their
-    headers where the build recorded a dependency list), and the configuration.
-    Empty when the build cannot be read yet: the stage says why when it runs."""
+    headers and dependency lists where the build recorded them), and the configuration.
+    Empty when the build cannot be read yet: the stage says why when it runs.
+
+    Finding them reads every record of the build (libmusl's 1,500 among them) at each
+    run's start; ``memo`` keeps the answer with the size and time of every file it
+    came from, and the next run takes it while none of those changed."""
+    if memo is not None and (kept := _remembered(memo)) is not None:
+        return kept
     try:
         recipe = read_link_recipe(Path(app.link_cmd), Path(app.app_dir))
-        rebuilder = Rebuilder(Path(app.build_dir), Path(recipe.cwd), Path("/nonexistent"))
+        rebuilder = Rebuilder(Path(app.build_dir), Path(recipe.cwd), Path("/nonexistent"),
+                              walk_only=True)
         for path in recipe.objects:
             rebuilder.plan(Path(path))
     except SpacerError:
         return []
     build_dir = Path(app.build_dir)
     config = [p for p in (build_dir / "config", build_dir.parent / ".config") if p.is_file()]
-    return sorted({*map(str, rebuilder.read), *map(str, config[:1])})
+    inputs = sorted({*map(str, rebuilder.read), *map(str, config[:1])})
+    if memo is not None:
+        sources = {app.link_cmd, *inputs, *map(str, rebuilder.steps),
+                   *(str(p) for p in (build_dir / "config", build_dir.parent / ".config"))}
+        try:
+            write_json_atomic(memo, {"version": INPUTS_MEMO_VERSION, "inputs": inputs,
+                                     "files": {p: _stamp(p) for p in sorted(sources)}})
+        except OSError:
+            pass  # a read-only output folder: the next run walks the records again
+    return inputs
+
+
+INPUTS_MEMO_VERSION = 1
+
+
+def _stamp(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def _remembered(memo: Path) -> list[str] | None:
+    """The memo's inputs, when every file they came from is as it was."""
+    try:
+        data = read_json(memo)
+        if data.get("version") != INPUTS_MEMO_VERSION:
+            return None
+        files, inputs = data["files"], data["inputs"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if any(_stamp(p) != stamp for p, stamp in files.items()):
+        return None
+    return list(inputs)
 
 
 def pic_outputs(objects: list[str], out_root: Path) -> list[str]:
