@@ -149,3 +149,16 @@ def test_an_option_the_sources_test_keys_the_compile(tmp_path: Path):
     assert cache.key(a) == cache.key(b)
     assert cache.key(replace(a, options=(("CONFIG_X", "1"),))) \
         != cache.key(replace(b, options=(("CONFIG_X", ""),)))
+
+
+def test_a_partial_link_is_keyed_by_its_inputs_and_the_files_it_names(tmp_path: Path):
+    cache = CompileCache(tmp_path / "cache")
+    symbols = tmp_path / "exportsyms.uk"
+    symbols.write_text("answer\n")
+    argv = ["objcopy", f"--keep-global-symbols={symbols}", "/a/lib.ld.o", "/a/lib.o"]
+    key = cache.link_key(argv, "/a/lib.o", {"/a/lib.ld.o": "k1"}, tmp_path)
+    other_app = ["objcopy", f"--keep-global-symbols={symbols}", "/b/lib.ld.o", "/b/lib.o"]
+    assert cache.link_key(other_app, "/b/lib.o", {"/b/lib.ld.o": "k1"}, tmp_path) == key
+    assert cache.link_key(argv, "/a/lib.o", {"/a/lib.ld.o": "k2"}, tmp_path) != key
+    symbols.write_text("answer\nwhere\n")
+    assert cache.link_key(argv, "/a/lib.o", {"/a/lib.ld.o": "k1"}, tmp_path) != key

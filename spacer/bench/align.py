@@ -25,7 +25,7 @@ from spacer.core.outputs.paths import OutputLayout
 from spacer.core.rewrite.compiles import CompileCache
 from spacer.run.settings import Settings
 
-SCHEMA = "spacer-bench-align/1"
+SCHEMA = "spacer-bench-align/2"  # 2: "compiles" counts distinct compiles
 STAGES = ("fleet", "extract", "pic", "symbols", "plan", "aslr", "lds", "relink", "verify",
           "report")
 

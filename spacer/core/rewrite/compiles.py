@@ -126,6 +126,12 @@ class CompileCache:
         for arg in argv[1:]:
             h.update(b"<out>" if arg == output else
                      f"<in {inputs[arg]}>".encode() if arg in inputs else arg.encode())
+            # A file it names besides its inputs (objcopy's --keep-global-symbols=F):
+            # its content, too.
+            for named in {arg, arg.partition("=")[2]} - {"", output, *inputs}:
+                path = Path(named) if named.startswith("/") else Path(cwd, named)
+                if "/" in named and path.is_file():
+                    h.update(f" {self._digest(path)}".encode())
             h.update(b"\0")
         return LINKED + h.hexdigest()
 
