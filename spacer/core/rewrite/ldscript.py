@@ -131,12 +131,14 @@ def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
     chunk's code, read-only data and data (with bss) in program headers of their own
     (named after the block, in address order after the text one; the pinned read-only
     data gets one too): the chunks lie between the text and read-only segments, which
-    must not cover them."""
+    must not cover them. A part that this image's variant lacks (a library with
+    read-only data in one app and none in another) gets no program header: ld would
+    make it an empty segment at address 0, and QEMU's loader would then load from 0."""
     info = piece.aslr
-    moving = _moving(piece)
+    moving = [(kind, s) for kind, s in _moving(piece) if s.parts or s.eh_parts]
     if not moving and not _pinned_rodata(piece):
         return []
-    sections: list[tuple[int, str]] = []
+    sections: list[tuple[int, str, str]] = []
     for kind, s in moving:
         phdr = f":{_segment(s)}" if script.phdrs else ""
         named = [(p, f".{kind}") for p in s.parts] + [(p, ".eh_frame") for p in s.eh_parts]
@@ -146,10 +148,9 @@ def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
                 section, body = f".spacer.got.{_slug(part.lib)}", _table_body(part.table)
             else:
                 section, body = f"{name}.spacer.{_slug(part.lib)}", _parts([part])
-            sections.append((at, f"{section} {at:#x} : {{ {body} }} {phdr}\n"))
-    sections.extend(_gap_pads(script, piece, moving))
+            sections.append((at, f"{section} {at:#x} : {{ {body} }} {phdr}\n", phdr))
     sections.sort(key=lambda line: line[0])
-    region = ("/* spacer: moving chunks */\n" + "".join(text for _, text in sections)
+    region = ("/* spacer: moving chunks */\n" + _padded(script, piece, sections)
               + f". = {info.region_base + info.region:#x};\n")
     edits = [(script.output(piece.bases["rodata"].anchor).start, region)]
     if script.phdrs:
@@ -169,32 +170,35 @@ def _chunk_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
     return edits
 
 
-def _gap_pads(script: Script, piece: Slice,
-              moving: list[tuple[str, Slot]]) -> list[tuple[int, str]]:
-    """Empty (NOLOAD) sections over the gaps before, between and after the chunks, at
-    the end of the segment before each gap: Unikraft takes memory that no segment
-    covers for its heap, and a one-page hole makes its allocator print an error."""
+def _padded(script: Script, piece: Slice, sections: list[tuple[int, str, str]]) -> str:
+    """The region's sections, each segment followed by an empty (NOLOAD) section that
+    reaches to the next segment's start (or the region's end), and the gap before the
+    first chunk covered by the segment before the region. Unikraft takes memory that no
+    segment covers for its heap, and a one-page hole makes its allocator print an
+    error; a part smaller than its room (another variant is larger, or has a kind this
+    one lacks) would leave such holes inside a chunk too."""
     info = piece.aslr
-    chunks: dict[str, list[Slot]] = {}
-    for _, s in moving:
-        chunks.setdefault(s.unit, []).append(s)
-    # (start, end, last part) of each chunk; its parts are in address order.
-    spans = sorted((slots[0].address, slots[-1].address + slots[-1].size, slots[-1])
-                   for slots in chunks.values())
+    end = info.region_base + info.region
     text = script.output(".text")
-    # The segment before the region ends at the first chunk.
     before = _phdrs(script, text) if text else ""
     if _pinned_rodata(piece) and script.phdrs:
         before = f":{PINNED_RODATA}"
-    pads, at = [], info.region_base
-    for start, end, last in [*spans, (info.region_base + info.region, None, None)]:
-        if start > at:
-            pads.append((at, f".spacer.pad.{at:x} {at:#x} (NOLOAD) : "
-                             f"{{ . = {start - at:#x}; }} {before}\n"))
-        if last is not None:
-            at = end
-            before = f":{_segment(last)}" if script.phdrs else ""
-    return pads
+    out = []
+    first = sections[0][0] if sections else end
+    if first > info.region_base:
+        out.append(f".spacer.pad.{info.region_base:x} {info.region_base:#x} (NOLOAD) : "
+                   f"{{ . = {first - info.region_base:#x}; }} {before}\n")
+    for i, (_, line, phdr) in enumerate(sections):
+        out.append(line)
+        following = sections[i + 1] if i + 1 < len(sections) else None
+        if following is not None and following[2] == phdr:
+            continue  # the segment goes on
+        to = following[0] if following is not None else end
+        # Placed where the segment's last section ends, which a symbol notes (outside a
+        # section "." is an address; inside one it counts from the section's start).
+        out.append(f"__spacer_pad_{to:x} = .;\n.spacer.pad.{to:x} (NOLOAD) : "
+                   f"{{ . += {to:#x} - __spacer_pad_{to:x}; }} {phdr}\n")
+    return "".join(out)
 
 
 def _exclude_moving(script: Script, piece: Slice,
