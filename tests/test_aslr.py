@@ -498,3 +498,79 @@ def test_aslr2_new_app_that_needs_a_larger_region_says_so(demo_workspace: Path,
     assert any("moving chunks grew" in why for why in reasons), moves
     assert not any("own content" in why for why in reasons), moves
     assert sum(1 for t in ran if t.startswith("relink:")) == len(others) + 1
+
+
+QUIET_LIB = """/* A library whose variant built with -DQUIET has no read-only data at all. */
+int quiet_calls = 1; /* data after the read-only room, in every variant */
+
+int quiet_value(int x)
+{
+\tquiet_calls++;
+#ifdef QUIET
+\treturn x * 3 + 1;
+#else
+\tstatic const int table[64] = { 3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3 };
+\treturn table[x & 63] * 3 + 1;
+#endif
+}
+"""
+QUIET_MAIN = """#include <stdio.h>
+int quiet_value(int x);
+int main(int argc, char *argv[])
+{
+\t(void)argc;
+\t(void)argv;
+\tprintf("%s: %d\\n", APP, quiet_value(2));
+\treturn 5;
+}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.boot
+def test_aslr2_a_variant_without_a_kind_leaves_no_empty_segment_nor_hole(tmp_path: Path):
+    """One app's variant of a shared library has read-only data, the other's none:
+    the chunk keeps a read-only room, which the second image leaves empty. It must
+    not declare a program header for it (ld makes it an empty segment at address 0,
+    and QEMU then loads the image from 0: the real network apps reset at once), and
+    no page inside the region may be left uncovered (Unikraft gives it to its heap,
+    and bbuddy prints an error for a one-page piece)."""
+    from spacer.demo import SRC_DIR
+    from spacer.demo.apps import CORE, DemoApp
+
+    src = tmp_path / "src"
+    shutil.copytree(SRC_DIR, src)
+    (src / "libukquiet").mkdir()
+    (src / "libukquiet" / "quiet.c").write_text(QUIET_LIB)
+    apps = [DemoApp("loud", CORE + ("ukquiet",), (), "loud: 13", 5),
+            # Without unwind tables too (as Unikraft builds): nothing read-only at all.
+            DemoApp("quiet", CORE + ("ukquiet",), (("ukquiet", "-DQUIET"), (
+                "ukquiet", "-fno-asynchronous-unwind-tables")), "quiet: 7", 5),
+            # A third app without it: the library is then a block of its own.
+            DemoApp("plain", CORE, (), "plain: 7", 5)]
+    for app in apps:
+        (src / "apps" / app.name).mkdir()
+        main = QUIET_MAIN.replace("APP", f'"{app.name}"')
+        if "ukquiet" not in app.libs:
+            main = main.replace("int quiet_value(int x);", "#define quiet_value(x) 7")
+        (src / "apps" / app.name / "main.c").write_text(main)
+    ws = build_fleet(tmp_path / "ws", apps, src_root=src)
+    out = tmp_path / "out"
+    _align(ws, out, seed=1, apps=("loud", "quiet", "plain"))
+    entries = json.loads((out / "manifest.json").read_text())["apps"]
+    for app in apps:
+        with Path(entries[app.name]["aligned"]["debug"]).open("rb") as f:
+            loads = [(s["p_vaddr"], s["p_memsz"]) for s in ELFFile(f).iter_segments()
+                     if s["p_type"] == "PT_LOAD"]
+        assert all(size for _, size in loads), f"{app.name}: an empty segment"
+        info = json.loads((out / "aslr" / f"{app.name}.json").read_text())["aslr"]
+        lo, hi = info["region_base"], info["region_base"] + info["region"]
+        covered = lo
+        for start, size in sorted(loads):
+            if start + size <= lo or start >= hi:
+                continue
+            assert start <= covered, f"{app.name}: a hole at {covered:#x}-{start:#x}"
+            covered = max(covered, -(-(start + size) // 4096) * 4096)
+        assert covered >= hi
+        result = boot(Path(entries[app.name]["aligned"]["image"]), timeout=30)
+        assert (result.output.strip(), result.exit_code) == (app.expected_output, 5)
