@@ -113,7 +113,7 @@ def c_string(text: str) -> str:
 # --- checksum: CRC-32, a salted mix of it, and the first bytes of SHA-256 -------------
 
 def _checksum(d: Draws) -> tuple[str, Callable]:
-    salts = [mix(d.below(1 << 30) + k) for k in range(2 + d.below(12))]
+    salts = [mix(d.below(1 << 30) + k) for k in range(2 + d.below(160))]
     rot = 1 + d.below(31)
     sha_bytes = 4 + d.below(13)
     table = ",\n".join(f"\t0x{s:08x}u" for s in salts)
@@ -382,14 +382,50 @@ def _calc_tree(d: Draws, names: list[str], depth: int, top: bool = True) -> tupl
     return ("call", name, tuple(sub() for _ in range(count)))
 
 
+_CODE_BYTES = {"num": 2, "var": 2, "neg": 1, "and": 6, "or": 6, "cond": 6, "call": 3}
+
+
+def _code_bytes(node: tuple) -> int:
+    """The bytes ukcalc's compiler emits for ``node`` (compile.c, operand bytes too)."""
+    if node[0] in ("num", "var"):
+        return 2
+    children = node[2] if node[0] == "call" else node[1:]
+    return _CODE_BYTES.get(node[0], 1) + sum(_code_bytes(c) for c in children)
+
+
+def _constants(node: tuple) -> set[int]:
+    if node[0] == "num":
+        return {node[1]}
+    if node[0] == "var":
+        return set()
+    children = node[2] if node[0] == "call" else node[1:]
+    return set().union(*(_constants(c) for c in children))
+
+
+def _fits(statements: list) -> bool:
+    """Whether the program compiles within CALC_MAX_CODE and CALC_MAX_CONSTS
+    (each let adds DUP and STORE, each statement after the first a POP, the end HALT)."""
+    code = sum(_code_bytes(tree) + (3 if name else 0) for name, tree in statements)
+    code += len(statements)
+    return code <= 512 and len(set().union(*(_constants(t) for _, t in statements))) <= 64
+
+
+def _program(d: Draws) -> list:
+    """Statements ``[(name or None, tree), ...]``: up to three lets, then the value."""
+    names, statements = ["n", "seq"], []
+    for k in range(d.below(3)):
+        statements.append((f"v{k}", _calc_tree(d, names, 2 + d.below(2))))
+        names.append(f"v{k}")
+    statements.append((None, _calc_tree(d, names, 2 + d.below(3))))
+    return statements
+
+
 def _expr(d: Draws) -> tuple[str, Callable]:
-    programs = []  # each: [(name or None, tree), ...]
-    for _ in range(1 + d.below(4)):
-        names, statements = ["n", "seq"], []
-        for k in range(d.below(3)):
-            statements.append((f"v{k}", _calc_tree(d, names, 2 + d.below(2))))
-            names.append(f"v{k}")
-        statements.append((None, _calc_tree(d, names, 2 + d.below(3))))
+    programs = []
+    for _ in range(1 + d.below(7)):
+        statements = _program(d)
+        while not _fits(statements):  # drawn again: the model has no compile limits
+            statements = _program(d)
         programs.append(statements)
     sources = ["; ".join(f"let {name} = {calc_source(tree)}" if name else calc_source(tree)
                          for name, tree in statements) for statements in programs]
@@ -526,7 +562,7 @@ def _fill(template: str, fn: str, req: Request) -> str:
 
 
 def _template(d: Draws) -> tuple[str, Callable]:
-    chosen = [d.pick(_SENTENCES) for _ in range(2 + d.below(5))]
+    chosen = [d.pick(_SENTENCES) for _ in range(2 + d.below(12))]
     template = "\n".join(chosen) + "\n"
     max_age = 60 * (1 + d.below(60))
     c = f"""static const char page[] = {c_string(template)};
@@ -556,7 +592,7 @@ _MESSAGES = ("greets", "stores", "files", "reports", "deletes", "echoes", "lists
 
 def _router(d: Draws) -> tuple[str, Callable]:
     routes = []
-    for _ in range(2 + d.below(6)):
+    for _ in range(2 + d.below(14)):
         k = d.below(len(_ROUTES))
         routes.append((*_ROUTES[k], _MESSAGES[k], 200 + d.below(4)))
     table = ",\n".join(f'\t{{ "{m}", "{p}", "{msg}", {s} }}' for m, p, msg, s in routes)
@@ -570,7 +606,7 @@ def _router(d: Draws) -> tuple[str, Callable]:
 static void handle(struct faas_ctx *ctx)
 {{
 	const struct http_request *req = ctx->req;
-	char allow[64] = "";
+	char allow[160] = "";	/* room for every route's method */
 	unsigned int i;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {{
