@@ -1,6 +1,7 @@
 """The ``spacer`` command.
 
-    spacer fleet  [-w DIR] [--count N]     build the demo fleet (incremental)
+    spacer fleet  [-w DIR] [--count N] [--functions N]
+                                           build the demo fleet (incremental)
     spacer boot   IMAGE [--append ARGS]    boot one image under QEMU, exit with its code
     spacer align  [-w DIR] [-o OUT] ...    relink a fleet so shared libraries share pages
     spacer plan   --diff [-w DIR] [-o OUT] what a replan would relink and gain
@@ -65,6 +66,7 @@ def _settings(ns: argparse.Namespace, plan: dict | None = None) -> Settings:
     ws = ns.workspace
     return Settings(workspace=ws or DEMO_WORKSPACE, out=getattr(ns, "out", None),
                     demo=ws is None, count=getattr(ns, "count", 0),
+                    functions=getattr(ns, "functions", 0),
                     apps=tuple(getattr(ns, "uks", None) or ()), plan=plan or {},
                     verbose=getattr(ns, "verbose", False))
 
@@ -73,7 +75,7 @@ def cmd_fleet(ns: argparse.Namespace) -> int:
     from spacer.run.loader import run_tasks
 
     settings = Settings(workspace=ns.workspace or DEMO_WORKSPACE, demo=True, count=ns.count,
-                        verbose=ns.verbose)
+                        functions=ns.functions, verbose=ns.verbose)
     code, _, failures = run_tasks(settings, ["fleet"], jobs=ns.jobs, style=_style(ns))
     return _finish(code, failures, f"demo fleet in {settings.workspace.resolve()}/apps",
                    ns.verbose)
@@ -241,6 +243,9 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     _workspace_arg(p)
     p.add_argument("--count", type=int, default=0, metavar="N",
                    help="add N generated apps (deterministic) for scale tests")
+    p.add_argument("--functions", type=int, default=0, metavar="N",
+                   help="add N function apps: small handlers on one shared runtime (HTTP, "
+                   "JSON, an expression interpreter), as a FaaS server runs them")
     _run_args(p)
     _verbose_arg(p)
     p.set_defaults(func=cmd_fleet)

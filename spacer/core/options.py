@@ -73,6 +73,8 @@ OPTIONS: tuple[Option, ...] = (
            metavar="APP"),
     Option("count", (), "int", 0, "generated demo apps on top of the demo ones",
            metavar="N", low=0),
+    Option("functions", (), "int", 0, "demo function apps (many handlers on one shared "
+           "runtime) on top of the demo ones", metavar="N", low=0),
     Option("loc", ("-l", "--loc"), "int", None,
            "start address of the shared code area, e.g. 0x110000, below 2 GiB (default: "
            "the page after the largest boot code)", metavar="ADDR",

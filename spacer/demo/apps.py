@@ -10,6 +10,10 @@ moves every nolibc function further on, as real nolibc does with vfscore;
 bigtable is several times larger than hello; tlsdemo has thread-local variables of
 its own, which move the shared libraries' thread-pointer offsets in the original
 images.
+
+Two families are added on request: generated apps (``gen0000``...), each a
+random library set with data of its own, and function apps (``fn000``...), many
+small handlers on one large runtime (:mod:`spacer.demo.functions`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from spacer.demo import functions as faas
+
 CORE = ("kvmplat", "ukboot", "nolibc")
 UPPER_HEX = ("nolibc", "-DNOLIBC_UPPER_HEX")
 POSIX_FD = ("nolibc", "-DNOLIBC_POSIX_FD")  # moves every nolibc function further on
 GENERATED_PREFIX = "gen"
+FUNCTION_PREFIX = "fn"
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,29 @@ def is_generated(app: DemoApp) -> bool:
     return app.name.startswith(GENERATED_PREFIX) and app.name[len(GENERATED_PREFIX):].isdigit()
 
 
-def fleet(count: int = 0) -> list[DemoApp]:
-    """The demo apps plus ``count`` generated ones."""
-    return list(DEMO_APPS) + [generated_app(i) for i in range(count)]
+def function_app(index: int) -> DemoApp:
+    """Function ``index``: its handler on the shared runtime (ukfaas and what it uses)."""
+    name = f"{FUNCTION_PREFIX}{index:03d}"
+    return DemoApp(name, CORE + faas.FUNCTION_LIBS, (),
+                   faas.function_output(name, index), 40 + index % 60)
+
+
+def functions_of(n: int) -> list[DemoApp]:
+    """The first ``n`` function apps."""
+    return [function_app(i) for i in range(n)]
+
+
+def is_function(app: DemoApp) -> bool:
+    return app.name.startswith(FUNCTION_PREFIX) and app.name[len(FUNCTION_PREFIX):].isdigit()
+
+
+def function_source(app: DemoApp) -> str:
+    """C source of a function app: its handler and a main that starts the runtime."""
+    index = int(app.name[len(FUNCTION_PREFIX):])
+    return faas.function_source(app.name, index, app.exit_code)
+
+
+def fleet(count: int = 0, functions: int = 0) -> list[DemoApp]:
+    """The demo apps plus ``count`` generated ones and ``functions`` function apps."""
+    return (list(DEMO_APPS) + [generated_app(i) for i in range(count)]
+            + functions_of(functions))

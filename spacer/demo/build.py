@@ -22,7 +22,13 @@ from spacer.core.errors import ExternalFailure, ToolMissing, first_error_line
 from spacer.core.outputs.atomic import write_bytes_atomic
 from spacer.core.outputs.paths import debug_image
 from spacer.demo import LDS_DIR, SCRIPTS_DIR, SRC_DIR
-from spacer.demo.apps import DemoApp, generated_source, is_generated
+from spacer.demo.apps import (
+    DemoApp,
+    function_source,
+    generated_source,
+    is_function,
+    is_generated,
+)
 
 PLAT = "kvmplat"
 IMAGE_SUFFIX = "_qemu-x86_64"
@@ -63,14 +69,18 @@ def _headers(folder: Path) -> list[Path]:
 
 
 def app_source_dir(workspace: Path, app: DemoApp, src_root: Path = SRC_DIR) -> Path:
-    """Where the app's C files are; generated apps get theirs written here."""
+    """Where the app's C files are; generated and function apps get theirs written here."""
     shipped = src_root / "apps" / app.name
     if shipped.is_dir():
         return shipped
-    if not is_generated(app):
+    if is_generated(app):
+        text = generated_source(app)
+    elif is_function(app):
+        text = function_source(app)
+    else:
         raise FileNotFoundError(f"{shipped}: no sources for demo app {app.name}")
     folder = Path(workspace).resolve() / "apps" / app.name / "src"
-    write_if_changed(folder / "main.c", generated_source(app))
+    write_if_changed(folder / "main.c", text)
     return folder
 
 

@@ -38,7 +38,7 @@ def demo_builds(settings: Settings) -> list[AppBuild]:
 
     ws = settings.workspace.resolve()
     return [AppBuild(app.name, str(ws / "apps" / app.name), str(app_build_dir(ws, app)),
-                     f"{image_path(ws, app)}.dbg.cmd") for app in fleet(settings.count)]
+                     f"{image_path(ws, app)}.dbg.cmd") for app in fleet(settings.count, settings.functions)]
 
 
 def selected_apps(settings: Settings) -> list[AppBuild]:
@@ -50,7 +50,7 @@ def selected_apps(settings: Settings) -> list[AppBuild]:
 def namespace(settings: Settings, relink_only: bool = False) -> dict:
     """``task_*`` creators and ``DOIT_CONFIG`` for ``settings``, as a dodo module would."""
     def task_fleet():
-        yield from fleet_tasks(settings.workspace.resolve(), settings.count)
+        yield from fleet_tasks(settings.workspace.resolve(), settings.count, settings.functions)
 
     def task_align():
         pipeline = Pipeline(selected_apps(settings), OutputLayout(settings.out_dir),

@@ -17,6 +17,7 @@ class Settings:
     out: Path | None = None  # default: WORKSPACE/.spacer
     demo: bool = True  # the workspace is the built-in demo fleet (built first)
     count: int = 0  # generated demo apps on top of the built-in ones
+    functions: int = 0  # demo function apps (handlers on one runtime) on top of those
     apps: tuple[str, ...] = ()  # -u: the apps to align; empty means all
     plan: dict = field(default_factory=dict)  # planner options (loc, align, group, ...)
     seed: int = 0  # --aslr 2: the seed every image's placement is drawn from
@@ -40,6 +41,7 @@ def settings_of(values: dict[str, Any], verbose: bool = False) -> Settings:
     ws, out = values["workspace"], values["out"]
     return Settings(workspace=Path(ws) if ws else DEMO_WORKSPACE,
                     out=Path(out) if out else None, demo=ws is None, count=values["count"],
+                    functions=values["functions"],
                     apps=tuple(a for a in values["apps"] if a), plan=plan_values(values),
                     seed=values["seed"], replan=values["replan"],
                     relink_only=values["relink_only"], verbose=verbose)

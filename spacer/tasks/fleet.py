@@ -20,10 +20,11 @@ from spacer.demo.build import build_steps, run_step
 from spacer.engine.failures import failing_as_one_line
 
 
-def fleet_tasks(workspace: Path, count: int = 0, *, apps: tuple[str, ...] = (),
-                src_root: Path = SRC_DIR) -> Iterator[dict]:
-    """Tasks building the demo apps (or only ``apps``) plus ``count`` generated ones."""
-    selected = [app for app in fleet(count) if not apps or app.name in apps]
+def fleet_tasks(workspace: Path, count: int = 0, functions: int = 0, *,
+                apps: tuple[str, ...] = (), src_root: Path = SRC_DIR) -> Iterator[dict]:
+    """Tasks building the demo apps (or only ``apps``) plus ``count`` generated ones and
+    ``functions`` function apps."""
+    selected = [app for app in fleet(count, functions) if not apps or app.name in apps]
     yield {"basename": "fleet", "name": None, "doc": "build the demo fleet"}
     for step in build_steps(Path(workspace), selected, src_root):
         yield {
