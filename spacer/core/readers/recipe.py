@@ -73,6 +73,8 @@ def default_script(scripts, cmd_file: str) -> str:
 
 # A word of plain characters and quoted strings, or a run of shell punctuation.
 _WORD = re.compile(r"""[ \t\r\n]*(?:((?:[^ \t\r\n'"();<>|&]+|'[^']*'|"[^"]*")+)|([();<>|&]+))""")
+_ALL_WORDS = re.compile(
+    r"""(?:[ \t\r\n]*(?:(?:[^ \t\r\n'"();<>|&]+|'[^']*'|"[^"]*")+|[();<>|&]+))*[ \t\r\n]*""")
 _UNQUOTE = re.compile(r"""'([^']*)'|"([^"]*)"|([^'"]+)""")
 
 
@@ -85,17 +87,11 @@ def shell_words(text: str) -> list[str]:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
         return list(lexer)
-    words: list[str] = []
-    at, end = 0, len(text.rstrip(" \t\r\n"))
-    while at < end:
-        m = _WORD.match(text, at)
-        if m is None or m.end() == at:
-            raise ValueError("No closing quotation")
-        word, punct = m.groups()
-        words.append(punct if punct is not None else "".join(
-            part.group(part.lastindex) for part in _UNQUOTE.finditer(word)))
-        at = m.end()
-    return words
+    if not _ALL_WORDS.fullmatch(text):
+        raise ValueError("No closing quotation")
+    return [punct or (word if "'" not in word and '"' not in word else "".join(
+        part.group(part.lastindex) for part in _UNQUOTE.finditer(word)))
+        for word, punct in _WORD.findall(text)]
 
 
 def split_commands(text: str, cmd_file: str) -> list[list[str]]:
@@ -354,7 +350,13 @@ def substitute(argv: tuple[str, ...], mapping: dict[str, str], cwd: str) -> list
 
     Keys of ``mapping`` are absolute paths; arguments are resolved against ``cwd``.
     """
+    # Only a word that names a file of the mapping can change: its last part says so
+    # without the file system (a compile command has hundreds of -D words).
+    names = {k.rpartition("/")[2] for k in mapping}
+
     def one(part: str) -> str:
+        if part.rpartition("/")[2] not in names:
+            return part
         absolute = _absolute(part, Path(cwd)) if "/" in part or Path(cwd, part).exists() else part
         return mapping.get(absolute, mapping.get(part, part))
 

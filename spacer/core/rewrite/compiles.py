@@ -12,9 +12,9 @@ determines the compiler's output, and every other app links it from there:
   recorded (Unikraft's ``-Wp,-MD,``, in fixdep's form), and the values of the
   configuration options that list names; the header search path is then left out,
   since it names every library the app enables while the list says which headers it
-  found;
-- the variant digest of the build's own object (its loaded bytes and relocations),
-  which the same sources made with the original flags.
+  found. That is what make itself trusts to decide what to rebuild;
+- where the build recorded no list, the variant digest of the build's own object (its
+  loaded bytes and relocations), which the same sources made with the original flags.
 
 A build folder's path can still reach an object's loaded bytes, through ``__FILE__``
 in a source that sits in the build folder (lwIP's assertions, in sources unpacked
@@ -108,9 +108,11 @@ class CompileCache:
             h.update(f"{self._abstract(str(path), job)} {self._digest(path)}\n".encode())
         for option, value in job.options:
             h.update(f"{option}={value}\n".encode())
-        # The build's object, made from the same sources: what the list cannot show
-        # (a header tested for but not read) still shows in its code.
-        h.update(f"object {read_object(job.original).digest}\n".encode())
+        if not job.inputs:
+            # No list says what the compile read: the build's object, made from the
+            # same sources with the original flags, stands for it (its loaded bytes
+            # and relocations, so not the paths in its debug sections).
+            h.update(f"object {read_object(job.original).digest}\n".encode())
         return h.hexdigest()
 
     def link_key(self, argv: list[str], output: str, inputs: dict[str, str],
