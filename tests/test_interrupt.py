@@ -51,6 +51,11 @@ def test_leftovers_of_a_killed_run_are_removed_under_the_lock(tmp_path: Path):
     pic_temp = out / "pic" / "hello" / ".libnolibc.o.a1b2c3d4"
     pic_temp.parent.mkdir(parents=True)
     pic_temp.write_bytes(b"\x7fELF")
+    cache = out / "cache" / "compiles"  # a compile, and a table rewrite, cut short
+    cache.mkdir(parents=True)
+    cache_temps = [cache / ".compile.q1w2e3r4.tmp", cache / ".compile.q1w2e3r4.tmp.z9x8c7v6"]
+    for path in cache_temps:
+        path.write_bytes(b"\x7fELF")
     (out / STATE_NAME).write_text('{"extract:hello": {"')  # cut short by SIGKILL
     kept = [out / ".keep", out / "apps" / "hello" / "hello_qemu-x86_64", out / "layout.json"]
     for path in kept:
@@ -58,6 +63,7 @@ def test_leftovers_of_a_killed_run_are_removed_under_the_lock(tmp_path: Path):
     with output_lock(out):
         assert not list(out.rglob(".relink-*")) and not temp.exists()
         assert not pic_temp.exists() and not (out / STATE_NAME).exists()
+        assert not any(path.exists() for path in cache_temps)
         assert all(p.exists() for p in kept)
     (out / STATE_NAME).write_text("{}")
     assert remove_leftovers(out) == []  # a whole state file stays

@@ -28,8 +28,8 @@ from spacer.core.errors import BadInput
 LOCK_NAME = ".lock"
 SCRATCH_PREFIX = ".relink-"  # spacer.core.stages.relink's scratch folders
 STATE_NAME = "doit-state.json"
-# fileio.write_bytes_atomic: ".<name>.<8 random>.tmp"; indirect.py's copies under pic/
-# have no suffix.
+# fileio.write_bytes_atomic and the compile cache: ".<name>.<8 random>.tmp";
+# indirect.py's copies under pic/ (and cache/, for the cached rewrite) have no suffix.
 _TEMP = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 _PIC_TEMP = re.compile(r"\..+\.[a-z0-9_]{8}")
 
@@ -90,7 +90,8 @@ def remove_leftovers(out_dir: Path) -> list[Path]:
         if path.is_dir() and name.startswith(SCRATCH_PREFIX):
             shutil.rmtree(path, ignore_errors=True)
         elif path.is_file() and (_TEMP.fullmatch(name) or (
-                "pic" in path.relative_to(out_dir).parts and _PIC_TEMP.fullmatch(name))):
+                {"pic", "cache"} & set(path.relative_to(out_dir).parts)
+                and _PIC_TEMP.fullmatch(name))):
             path.unlink(missing_ok=True)
         else:
             continue

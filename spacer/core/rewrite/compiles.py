@@ -245,7 +245,9 @@ class CompileCache:
 
     def _compiled(self, compile_to: Callable[[Path], None]) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".compile.", suffix=".o.tmp", dir=self.root)
+        # ".compile.<random>.tmp": what a killed run leaves, the next run removes
+        # (spacer.core.outputs.outdir.remove_leftovers).
+        fd, name = tempfile.mkstemp(prefix=".compile.", suffix=".tmp", dir=self.root)
         os.close(fd)
         tmp = Path(name)
         started = time.perf_counter()
