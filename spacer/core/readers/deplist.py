@@ -13,8 +13,7 @@ it and keeps only the result, ``<dir>/<object stem>.d``::
 
 In that form the configuration header is left out of the list: each ``CONFIG_``
 option the sources test appears as a ``$(wildcard include/config/<option>.h)``
-marker instead (``libukdebug/printk`` is ``CONFIG_LIBUKDEBUG_PRINTK``), and the
-values come from the build's generated configuration header.
+marker instead (``libukdebug/printk`` is ``CONFIG_LIBUKDEBUG_PRINTK``).
 """
 
 from __future__ import annotations
@@ -24,10 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _MARKER = re.compile(r"\$\(wildcard\s+(?:\S*/)?include/config/(\S+?)\.h\)")
-_DEFINE = re.compile(r"^\s*#define\s+(CONFIG_\w+)\s*(.*?)\s*$")
-_ASSIGN = re.compile(r"^(CONFIG_\w+)=(.*)$")
-# The generated configuration: Unikraft 0.17's header, then the .config it came from.
-CONFIG_FILES = ("include/uk/bits/config.h", "config")
 
 
 @dataclass(frozen=True)
@@ -72,16 +67,3 @@ def read_dependencies(path: Path) -> Dependencies | None:
         files += [w for w in words if not w.endswith(":") and not w.startswith("$(")
                   and w != ":="]
     return Dependencies(tuple(dict.fromkeys(files)), options)
-
-
-def config_values(build_dir: Path) -> dict[str, str]:
-    """The build's ``CONFIG_`` options and their values; empty when none is found."""
-    for name in CONFIG_FILES:
-        path = Path(build_dir) / name
-        try:
-            lines = path.read_text(errors="replace").splitlines()
-        except OSError:
-            continue
-        pattern = _DEFINE if name.endswith(".h") else _ASSIGN
-        return {m.group(1): m.group(2) for line in lines if (m := pattern.match(line))}
-    return {}

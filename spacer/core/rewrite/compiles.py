@@ -8,13 +8,15 @@ determines the compiler's output, and every other app links it from there:
 - the command, with the paths that only name the app's build folder and its working
   folder abstracted (and the output path dropped);
 - the compiler it runs (path, size, modification time);
-- what the compiler read: the digest of each file of the dependency list the build
-  recorded (Unikraft's ``-Wp,-MD,``, in fixdep's form), and the values of the
-  configuration options that list names; the header search path is then left out,
-  since it names every library the app enables while the list says which headers it
-  found. That is what make itself trusts to decide what to rebuild;
-- where the build recorded no list, the variant digest of the build's own object (its
-  loaded bytes and relocations), which the same sources made with the original flags.
+- what the compiler read, from the dependency list the build recorded (Unikraft's
+  ``-Wp,-MD,``, kept in fixdep's form): the digest of each source, and of each header
+  outside the app's folders; the header search path is then left out, since it names
+  every library the app enables while the list says which headers it found;
+- for what the build generated in its own folder (the configuration, whose options
+  fixdep lists in place of its header, and uklibid's table of the app's libraries,
+  which names the app), or where no list was recorded: the variant digest of the
+  build's own object (its loaded bytes and relocations), which the same sources made
+  with the original flags. Those headers differ between apps whose code is the same.
 
 A build folder's path can still reach an object's loaded bytes, through ``__FILE__``
 in a source that sits in the build folder (lwIP's assertions, in sources unpacked
@@ -68,9 +70,6 @@ class CompileJob:
     build_dir: Path
     inputs: tuple[Path, ...]  # the dependency list the build recorded (may be empty)
     original: Path  # the build's own object, made from the same sources
-    # The configuration options the sources test, with this build's values (fixdep's
-    # lists name them in place of the configuration header).
-    options: tuple[tuple[str, str], ...] = ()
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -104,14 +103,16 @@ class CompileCache:
         st = os.stat(compiler)
         h.update(f"\ncompiler {os.path.realpath(compiler)} {st.st_size} "
                  f"{st.st_mtime_ns}\n".encode())
-        for path in sorted(job.inputs):
+        # The sources and the headers outside the app's folders (Unikraft's and the
+        # libraries' trees) by their content. Headers the build generated in its own
+        # folder (the configuration, uklibid's table of the app's libraries, which
+        # names the app) differ between apps that compile the same code: the build's
+        # object, made from the same sources with the original flags, stands for them,
+        # by its loaded bytes and relocations (not the paths in its debug sections).
+        own = [p for p in job.inputs if _inside(p, job.roots) and p.suffix not in _SOURCES]
+        for path in sorted(set(job.inputs) - set(own)):
             h.update(f"{self._abstract(str(path), job)} {self._digest(path)}\n".encode())
-        for option, value in job.options:
-            h.update(f"{option}={value}\n".encode())
-        if not job.inputs:
-            # No list says what the compile read: the build's object, made from the
-            # same sources with the original flags, stands for it (its loaded bytes
-            # and relocations, so not the paths in its debug sections).
+        if own or not job.inputs:
             h.update(f"object {read_object(job.original).digest}\n".encode())
         return h.hexdigest()
 
@@ -281,6 +282,11 @@ class CompileCache:
 
 
 _SEARCH_PATH = ("-I", "-isystem", "-iquote", "-idirafter")
+_SOURCES = {".c", ".S", ".s", ".cc", ".cpp"}
+
+
+def _inside(path: Path, roots: tuple[str, ...]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
 
 
 def _without_search_path(argv: list[str]) -> list[str]:

@@ -24,12 +24,7 @@ from pathlib import Path
 
 from spacer.core.errors import BadInput
 from spacer.core.programs import run_argv
-from spacer.core.readers.deplist import (
-    config_values,
-    dependency_file,
-    fixdep_file,
-    read_dependencies,
-)
+from spacer.core.readers.deplist import dependency_file, fixdep_file, read_dependencies
 from spacer.core.readers.recipe import moved_roots, read_cmd, relocate, substitute
 from spacer.core.rewrite.compiles import CompileCache, CompileJob
 
@@ -101,7 +96,6 @@ class Rebuilder:
         self.steps: dict[Path, _Step] = {}  # original output -> its replay
         self.read: set[Path] = set()  # the records and sources the replay reads
         self.compiled: list[Path] = []  # the compiles that ran (the others came cached)
-        self._config_values: dict[str, str] | None = None
         self._resolved: dict[str, Path] = {}
         self.keys: dict[Path, str | None] = {}  # original -> the cache key of its rebuild
 
@@ -153,11 +147,10 @@ class Rebuilder:
                     mapping[str(path)] = str(self.plan(path))
                     inputs.append(path)
         else:
-            listed, options = self._note_sources(argv, moved)
+            listed = self._note_sources(argv, moved)
             if not self.walk_only:
                 argv = pic_flags(argv)
-                job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original,
-                                 tuple((o, self._config.get(o, "")) for o in options))
+                job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original)
         if self.walk_only:  # what the replay reads is known; its commands are not needed
             self.steps[original] = _Step([], self.target(original), inputs)
         else:
@@ -166,12 +159,11 @@ class Rebuilder:
         return self.target(original)
 
     def _note_sources(self, argv: list[str], moved: tuple[str, str] | None = None
-                      ) -> tuple[list[Path], tuple[str, ...]]:
+                      ) -> list[Path]:
         """What a compile reads: its source, and the headers of the dependency list the
         build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``, kept in fixdep's
         form; in a ``moved`` build, its files are where they moved to). Returns that
-        list's files (empty when the build recorded none) and the configuration options
-        its sources test."""
+        list's files (empty when the build recorded none)."""
         named = [a for a in argv[1:] if a.endswith(_SOURCE_SUFFIXES) and not a.startswith("-")]
         written = dependency_file(argv)
         deps = None
@@ -187,13 +179,7 @@ class Rebuilder:
         listed = [p for p in map(self._abs, files) if p.is_file()]
         self.read.update(p for p in map(self._abs, named) if p.is_file())
         self.read.update(listed)
-        return listed, deps.options if deps else ()
-
-    @property
-    def _config(self) -> dict[str, str]:
-        if self._config_values is None:
-            self._config_values = config_values(self.build_dir)
-        return self._config_values
+        return listed
 
     def _abs(self, arg: str) -> Path:
         # Memoised: the dependency lists name the same headers for every object.
