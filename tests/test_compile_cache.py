@@ -163,3 +163,17 @@ def test_a_partial_link_is_keyed_by_its_inputs_and_the_files_it_names(tmp_path: 
     assert cache.link_key(argv, "/a/lib.o", {"/a/lib.ld.o": "k2"}, tmp_path) != key
     symbols.write_text("answer\nwhere\n")
     assert cache.link_key(argv, "/a/lib.o", {"/a/lib.ld.o": "k1"}, tmp_path) != key
+
+
+def test_a_configuration_the_list_shows_only_as_options_keys_by_the_build_object(
+        tmp_path: Path):
+    """fixdep lists a generated configuration header as the options its sources test:
+    two apps whose builds made different objects from the same sources (another
+    banner, another log level) must not share a compile."""
+    cache = CompileCache(tmp_path / "cache")
+    a = replace(_app(tmp_path, "a", SOURCE), options=("CONFIG_LIBUKBOOT_BANNER_MINIMAL",))
+    b = replace(_app(tmp_path, "b", SOURCE), options=a.options)
+    assert cache.key(a) == cache.key(b), "the same objects: one compile"
+    other = _app(tmp_path, "c", SOURCE.replace("* 2", "* 5")).original
+    b = replace(b, original=other)  # as if the configuration changed b's code
+    assert cache.key(a) != cache.key(b)

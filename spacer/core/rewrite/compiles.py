@@ -70,6 +70,9 @@ class CompileJob:
     build_dir: Path
     inputs: tuple[Path, ...]  # the dependency list the build recorded (may be empty)
     original: Path  # the build's own object, made from the same sources
+    # The configuration options its sources test: fixdep's lists name them in place of
+    # the generated configuration header.
+    options: tuple[str, ...] = ()
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -112,7 +115,7 @@ class CompileCache:
         own = [p for p in job.inputs if _inside(p, job.roots) and p.suffix not in _SOURCES]
         for path in sorted(set(job.inputs) - set(own)):
             h.update(f"{self._abstract(str(path), job)} {self._digest(path)}\n".encode())
-        if own or not job.inputs:
+        if own or job.options or not job.inputs:
             h.update(f"object {read_object(job.original).digest}\n".encode())
         return h.hexdigest()
 

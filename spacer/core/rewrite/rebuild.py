@@ -147,10 +147,11 @@ class Rebuilder:
                     mapping[str(path)] = str(self.plan(path))
                     inputs.append(path)
         else:
-            listed = self._note_sources(argv, moved)
+            listed, options = self._note_sources(argv, moved)
             if not self.walk_only:
                 argv = pic_flags(argv)
-                job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original)
+                job = CompileJob(argv, out, self.cwd, self.build_dir, tuple(listed), original,
+                                 options)
         if self.walk_only:  # what the replay reads is known; its commands are not needed
             self.steps[original] = _Step([], self.target(original), inputs)
         else:
@@ -159,11 +160,12 @@ class Rebuilder:
         return self.target(original)
 
     def _note_sources(self, argv: list[str], moved: tuple[str, str] | None = None
-                      ) -> list[Path]:
+                      ) -> tuple[list[Path], tuple[str, ...]]:
         """What a compile reads: its source, and the headers of the dependency list the
         build wrote, where it wrote one (Unikraft's ``-Wp,-MD,``, kept in fixdep's
         form; in a ``moved`` build, its files are where they moved to). Returns that
-        list's files (empty when the build recorded none)."""
+        list's files (empty when the build recorded none) and the configuration options
+        its sources test."""
         named = [a for a in argv[1:] if a.endswith(_SOURCE_SUFFIXES) and not a.startswith("-")]
         written = dependency_file(argv)
         deps = None
@@ -179,7 +181,7 @@ class Rebuilder:
         listed = [p for p in map(self._abs, files) if p.is_file()]
         self.read.update(p for p in map(self._abs, named) if p.is_file())
         self.read.update(listed)
-        return listed
+        return listed, deps.options if deps else ()
 
     def _abs(self, arg: str) -> Path:
         # Memoised: the dependency lists name the same headers for every object.
