@@ -81,11 +81,11 @@ def frame_sampler(guests: list[Guest], session: ksm.Session,
 
     def sample() -> tuple[int, int]:
         check_running(guests)
-        resident = sum(mergeable_resident_pages(pid) for pid in pids)
         if by_frame:
             held = guest_frames(pids)
-            if held is not None:
-                return len(held.owners), resident
+            if held is not None:  # one read gives both: they agree even while QEMU starts
+                return len(held.owners), held.present
+        resident = sum(mergeable_resident_pages(pid) for pid in pids)
         return resident - session.counters().pages_sharing, resident
     return sample
 
