@@ -489,8 +489,11 @@ def test_sweep_writes_json_and_png_with_the_same_figures(
             if m["method"] != "pagemap":
                 continue  # not root: no split
             split = m["split"]
-            assert split["image_shared"] + split["image_private"] + split["runtime"] \
-                == split["frames"] == m["frames"]
+            assert split["image_shared"] + split["image_private"] + split["firmware"] \
+                + split["runtime"] == split["frames"] == m["frames"]
+            # The guests' RAM is not firmware; QEMU's BIOS, ROM and ACPI blocks are.
+            assert 0 < split["firmware"] and m["firmware_pages"] >= 64 * p["guests"]
+            assert m["firmware_blocks"]["pc.bios"] == 64 * p["guests"]
             # Every payload differs from the others': a private image page per guest.
             assert split["image_private"] >= PAYLOAD_PAGES * p["apps"] * 3 // 4
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
