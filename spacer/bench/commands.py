@@ -85,8 +85,8 @@ def _memory(subparsers: argparse._SubParsersAction) -> None:
         "memory", help="measure the memory a running fleet uses (KSM), original vs aligned",
         description="Boot K instances of every app, original then aligned, let Linux KSM "
                     "merge identical pages, and report the physical frames the guests hold, "
-                    "split into image pages shared across guests, image pages of one guest "
-                    "and runtime memory. With --sweep, measure a growing number of different "
+                    "split into image pages shared across guests, image pages of one guest, "
+                    "QEMU's firmware (BIOS, ROM, ACPI blocks) and runtime memory. With --sweep, measure a growing number of different "
                     "apps instead (the first N by name, one instance each). Needs root. Every "
                     "KSM and transparent-huge-page setting changed is restored, even on Ctrl-C.")
     p.add_argument("-w", "--workspace", type=Path, required=True, metavar="DIR",

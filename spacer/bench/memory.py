@@ -3,8 +3,9 @@
 Boots K guests of every app from ``manifest.json`` (or, with ``--sweep``, of the
 first N apps by name, for each N), first the original images, then (after stopping
 them) the aligned ones, lets KSM merge, and prints the physical frames each set
-really holds, split into image pages shared across guests, image pages of one guest
-and runtime memory. ``--json-out`` writes the figures, ``--plot`` draws them.
+really holds, split into image pages shared across guests, image pages of one guest,
+QEMU's firmware blocks and runtime memory. ``--json-out`` writes the figures, ``--plot``
+draws them; ``--timeline`` also samples the frames over the guests' first seconds.
 """
 
 from __future__ import annotations

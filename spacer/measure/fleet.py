@@ -58,7 +58,7 @@ class SetMeasurement:
     ksm_seconds: float
     ksm_scans: int
     stable: bool
-    split: Split | None = None  # the frames in three parts (method "pagemap" only)
+    split: Split | None = None  # the frames in four parts (method "pagemap" only)
     predicted_pages: int = 0  # static prediction: distinct page contents of the images
     seconds: float = 0.0  # the whole set: boot, KSM wait, reading, stopping
     # QEMU's firmware blocks (BIOS, ROMs, ACPI tables) before KSM: resident pages of

@@ -1,5 +1,5 @@
 """Physical frames behind guest RAM: /proc/PID/pagemap, KSM counters, and the split of
-frames into image pages (shared or private) and runtime memory."""
+frames into image pages (shared or private), QEMU's firmware and runtime memory."""
 
 from __future__ import annotations
 
@@ -170,12 +170,14 @@ def frame_digests(where: dict[int, tuple[int, int]]) -> dict[int, bytes]:
 
 @dataclass(frozen=True)
 class Split:
-    """The frames a set of guests holds, in three parts that add up to its frames.
+    """The frames a set of guests holds, in four parts that add up to its frames.
 
-    A frame is *image* content when its 4 KiB equal a non-zero page of the loaded
+    A frame is *firmware* when only QEMU's firmware blocks map it (no guest's RAM).
+    Else it is *image* content when its 4 KiB equal a non-zero page of the loaded
     image (:func:`spacer.core.sharing.pages.image_pages`) of a guest that maps it; it is
     *shared* when two or more guests map it. Everything else is *runtime* memory:
-    stacks, heap, firmware, zero pages, and pages of the image the guest wrote to.
+    stacks, heap, zero pages, firmware copied into RAM, and pages of the image the
+    guest wrote to.
     Three details of the runtime part, which may overlap: ``runtime_shared`` frames
     two or more guests map, ``runtime_zero`` frames of zeros, and ``runtime_written``
     frames with other content that a guest maps at an address its image loads to
