@@ -489,8 +489,11 @@ def test_sweep_writes_json_and_png_with_the_same_figures(
             if m["method"] != "pagemap":
                 continue  # not root: no split
             split = m["split"]
-            assert split["image_shared"] + split["image_private"] + split["runtime"] \
-                == split["frames"] == m["frames"]
+            assert split["image_shared"] + split["image_private"] + split["firmware"] \
+                + split["runtime"] == split["frames"] == m["frames"]
+            # The guests' RAM is not firmware; QEMU's BIOS, ROM and ACPI blocks are.
+            assert 0 < split["firmware"] and m["firmware_pages"] >= 64 * p["guests"]
+            assert m["firmware_blocks"]["pc.bios"] == 64 * p["guests"]
             # Every payload differs from the others': a private image page per guest.
             assert split["image_private"] >= PAYLOAD_PAGES * p["apps"] * 3 // 4
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -517,3 +520,206 @@ def test_sweep_larger_than_the_manifest_is_one_line_before_anything_runs(
     err = capsys.readouterr().err
     assert rc == BAD_INPUT and len(err.strip().splitlines()) == 1 and "--json-out" in err
     assert ksm.read_setting(ksm.RUN, sysfs) == "0" and not _children()
+
+
+# --- QEMU's firmware blocks, --lean, and the timeline --------------------------------
+
+SMAPS = """\
+55d0c0000000-55d0c0100000 r-xp 00000000 08:01 123                        /usr/bin/qemu-system-x86_64
+Rss:                 512 kB
+VmFlags: rd ex mr mw me
+7fe73b200000-7fe73b400000 rw-p 00000000 00:00 0
+Size:               2048 kB
+Rss:                 128 kB
+VmFlags: rd wr mr mw me ac sd mg
+7fe780400000-7fe780420000 rw-p 00000000 00:00 0
+Rss:                   0 kB
+VmFlags: rd wr mr mw me ac mg
+7fe780600000-7fe782600000 rw-p 00000000 00:00 0
+Rss:                1000 kB
+VmFlags: rd wr mr mw me ac sd mg
+7fe782800000-7fe782840000 rw-p 00000000 00:00 0
+Rss:                 256 kB
+VmFlags: rd wr mr mw me ac mg
+7fe782900000-7fe782901000 rw-p 00000000 00:00 0
+Rss:                   4 kB
+VmFlags: rd wr mr mw me ac mg
+"""
+
+# HMP `info ramblock` of QEMU 7.2, -m 32 -nodefaults (as QMP's human-monitor-command
+# returns it), plus a second 4 KiB block to show blocks of one size.
+RAMBLOCKS = """\
+              Block Name    PSize              Offset               Used              Total
+                  pc.ram    4 KiB  0x0000000000000000 0x0000000002000000 0x0000000002000000
+    /rom@etc/acpi/tables    4 KiB  0x0000000002080000 0x0000000000020000 0x0000000000200000
+                 pc.bios    4 KiB  0x0000000002000000 0x0000000000040000 0x0000000000040000
+                  pc.rom    4 KiB  0x0000000002040000 0x0000000000020000 0x0000000000020000
+      /rom@etc/acpi/rsdp    4 KiB  0x00000000022c0000 0x0000000000001000 0x0000000000001000
+          my odd block 2    4 KiB  0x00000000022d0000 0x0000000000001000 0x0000000000001000
+"""
+
+
+def test_smaps_parsing_keeps_mergeable_mappings_with_their_rss() -> None:
+    ranges = frames.parse_mergeable_ranges(SMAPS.splitlines(keepends=True))
+    assert [(hex(s), e - s, rss) for s, e, rss in ranges] == [
+        ("0x7fe73b200000", 2 << 20, 128), ("0x7fe780400000", 128 << 10, 0),
+        ("0x7fe780600000", 32 << 20, 1000), ("0x7fe782800000", 256 << 10, 256),
+        ("0x7fe782900000", 4096, 4)]
+
+
+def test_ramblock_list_names_each_mapping_by_size() -> None:
+    from spacer.measure import ramblocks
+
+    blocks = ramblocks.parse_ramblocks(RAMBLOCKS)
+    assert ramblocks.RamBlock("my odd block 2", 4096) in blocks
+    assert ramblocks.RamBlock("pc.bios", 256 << 10) in blocks and len(blocks) == 6
+    ranges = frames.parse_mergeable_ranges(SMAPS.splitlines())
+    ranges.append((0x7fe790000000, 0x7fe790003000, 12))  # a size no block has
+    names = ramblocks.name_ranges(ranges, blocks, 32 << 20)
+    assert names == ["/rom@etc/acpi/tables", "pc.rom", "pc.ram", "pc.bios",
+                     "/rom@etc/acpi/rsdp", ramblocks.UNKNOWN]
+    # Two blocks of one size: named in address order, whatever the ranges' order.
+    two = [(0x2000, 0x3000, 4), (0x1000, 0x2000, 4)]
+    assert ramblocks.name_ranges(two, blocks, 32 << 20) == ["my odd block 2",
+                                                            "/rom@etc/acpi/rsdp"]
+    # Without the list: the RAM by its size, all else firmware.
+    assert ramblocks.name_ranges(ranges[:3], None, 32 << 20) == [
+        ramblocks.FIRMWARE, ramblocks.FIRMWARE, "pc.ram"]
+    assert [ramblocks.is_firmware(n) for n in names] == [True, True, False, True, True, True]
+    assert frames.firmware_resident(ranges, names) == {
+        "/rom@etc/acpi/tables": 32, "pc.rom": 0, "pc.bios": 64, "/rom@etc/acpi/rsdp": 1,
+        ramblocks.UNKNOWN: 3}
+
+
+def test_firmware_frames_are_a_part_of_their_own() -> None:
+    img = frozenset({b"A", b"S"})
+    owners = {1: {0, 1},  # image page, shared
+              2: {0, 1},  # BIOS, merged across the guests: firmware
+              3: {0},  # an ACPI table page: firmware
+              4: {0, 1},  # zeros the RAM maps too: runtime, not firmware
+              5: {1}}  # stack: runtime
+    digests = {1: b"S", 2: b"bios", 3: b"acpi", 4: frames.ZERO_DIGEST, 5: b"stack"}
+    split = frames.split_frames(owners, digests, [img, img], firmware={2, 3})
+    assert (split.image_shared, split.firmware, split.runtime) == (1, 2, 2)
+    assert split.runtime_zero == 1 and split.runtime_shared == 1
+    assert split.frames == len(owners)
+    assert frames.split_frames(owners, digests, [img, img]).firmware == 0
+
+
+def test_lean_guests_drop_acpi_and_ask_qmp(tiny: dict[str, Path], tmp_path: Path) -> None:
+    plain = guest_mod.guest_argv(tiny["a"])
+    assert "-machine" not in plain and "-qmp" not in plain and "-nodefaults" in plain
+    lean = guest_mod.guest_argv(tiny["a"], lean=True, qmp=tmp_path / "q.sock")
+    assert lean[lean.index("-machine") + 1] == "pc,acpi=off"
+    assert lean[lean.index("-qmp") + 1] == f"unix:{tmp_path / 'q.sock'},server=on,wait=off"
+
+
+def test_crashed_guest_is_found_by_its_last_words() -> None:
+    out = ("Powered by Unikraft\nCRIT: [libukboot] <boot.c @  216> Assertion failure: "
+           "(md)->pg_count * 0x1000UL == (md)->len\n")
+    assert guest_mod.crash_line(out).startswith("CRIT: [libukboot]")
+    assert guest_mod.crash_line("hello: done\n") is None
+
+
+def test_samples_fall_due_on_whole_seconds() -> None:
+    from spacer.measure import timeline
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(round(s, 3))
+        now[0] += s
+
+    costs = iter([0.2, 1.5, 0.1, 0.1, 0.1])  # the second sample is late
+
+    def sample() -> tuple[int, int]:
+        now[0] += next(costs)
+        return 900 - len(slept) * 100, 1000
+
+    series = timeline.sample_every(timeline.Series("original", "fast", "pagemap"), sample,
+                                   seconds=4, clock=lambda: now[0], sleep=sleep)
+    assert series.t == [0.2, 2.5, 2.6, 3.1, 4.1]
+    assert series.frames == [900, 800, 800, 700, 600] and series.resident_pages == [1000] * 5
+    assert slept == [0.8, 0.4, 0.9]
+
+
+def test_timeline_runs_every_set_at_each_rate_and_restores_ksm(
+        sysfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
+    from spacer.measure import timeline
+
+    seen = []
+
+    @contextmanager
+    def fake_guests(images: list[Path], memory_mib: int = 32, **kw: object):
+        rate = (ksm.read_setting(ksm.PAGES_TO_SCAN, sysfs), ksm.read_setting(ksm.SLEEP, sysfs))
+        seen.append((tuple(images), rate, kw.get("wait"), kw.get("lean")))
+        yield []
+
+    frames_now = iter(range(1000, 0, -7))
+    monkeypatch.setattr(timeline, "running_guests", fake_guests)
+    monkeypatch.setattr(timeline, "frame_sampler",
+                        lambda *_a: lambda: (next(frames_now), 2000))
+    monkeypatch.setattr(timeline, "sample_every",
+                        lambda series, sample, seconds, interval: [
+                            series.add(float(t), *sample()) for t in range(int(seconds) + 1)]
+                        and series)
+    before = ksm.snapshot(sysfs)
+    sets = {"original": [tmp_path / "a.o", tmp_path / "b.o"],
+            "aligned": [tmp_path / "a.a", tmp_path / "b.a"]}
+    with ksm.ksm_session(sysfs) as session:
+        tl = timeline.measure_timeline(session, sets, ["a", "b"], 2, seconds=3, lean=True)
+        assert ksm.read_setting(ksm.PAGES_TO_SCAN, sysfs) == ksm.FAST_SCAN[ksm.PAGES_TO_SCAN]
+    assert ksm.snapshot(sysfs) == before
+    assert [(s.set, s.rate) for s in tl.series] == [
+        ("original", "default"), ("aligned", "default"), ("original", "fast"),
+        ("aligned", "fast")]
+    assert [rate for _, rate, _, _ in seen] == [("100", "20")] * 2 + [("5000", "10")] * 2
+    assert all(wait is False and lean is True for _, _, wait, lean in seen)
+    assert seen[0][0] == (sets["original"][0],) * 2 + (sets["original"][1],) * 2
+    assert tl.guests == 4 and all(s.t == [0, 1, 2, 3] for s in tl.series)
+    data = json.loads(json.dumps(tl.to_json()))
+    assert data["rates"] == {"default": {"sleep_millisecs": 20, "pages_to_scan": 100},
+                             "fast": {"sleep_millisecs": 10, "pages_to_scan": 5000}}
+    assert data["series"][1]["frames"] == tl.series[1].frames
+
+
+def test_timeline_plot_holds_the_series(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from spacer.measure import timeline
+
+    tl = timeline.Timeline(2, 1, ["a"], 1, 1, [
+        timeline.Series(label, rate, "pagemap", [0.0, 1.0, 2.0], [600, 300, 200], [600] * 3)
+        for rate in timeline.RATES for label in guest_mod.SETS])
+    png = tmp_path / "t.png"
+    bench_memory.plot_timeline(tl, png)
+    drawn = json.loads(bench_memory.png_text(png)[bench_memory.TIMELINE_KEY])
+    assert [(x["set"], x["rate"]) for x in drawn["lines"]] == [
+        (s.set, s.rate) for s in tl.series]
+    assert drawn["lines"][0]["mib"] == [round(f * 4096 / 2**20, 3) for f in (600, 300, 200)]
+    text = "\n".join(str(c) for c in bench_memory.timeline_table(tl).columns[3]._cells)
+    assert "300" in text
+
+
+@pytest.mark.boot
+@pytest.mark.slow
+@needs_qemu
+def test_firmware_part_plain_and_lean(tiny: dict[str, Path]) -> None:
+    """QEMU's BIOS, ROM and ACPI blocks are found and split off the runtime part; lean
+    QEMU leaves only the BIOS (64 pages)."""
+    real_ksm_or_skip()
+    before = ksm.snapshot()
+    with ksm.ksm_session() as session:
+        plain = fleet.measure_set(session, [tiny["a"], tiny["a"]], 1, "plain")
+        lean = fleet.measure_set(session, [tiny["a"], tiny["a"]], 1, "lean", lean=True)
+    assert ksm.snapshot() == before and not _children()
+    print(f"firmware pages per guest before KSM: plain {plain.firmware_pages / 2}, lean "
+          f"{lean.firmware_pages / 2}; frames after: {plain.split}, {lean.split}")
+    assert lean.firmware_blocks == {"pc.bios": 128, "pc.rom": 0}
+    assert plain.firmware_pages > lean.firmware_pages
+    assert "/rom@etc/acpi/tables" in plain.firmware_blocks
+    for m in (plain, lean):
+        assert m.split.frames == m.frames and 0 < m.split.firmware <= m.firmware_pages
+        assert m.split.runtime_written is not None

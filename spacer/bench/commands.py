@@ -85,8 +85,8 @@ def _memory(subparsers: argparse._SubParsersAction) -> None:
         "memory", help="measure the memory a running fleet uses (KSM), original vs aligned",
         description="Boot K instances of every app, original then aligned, let Linux KSM "
                     "merge identical pages, and report the physical frames the guests hold, "
-                    "split into image pages shared across guests, image pages of one guest "
-                    "and runtime memory. With --sweep, measure a growing number of different "
+                    "split into image pages shared across guests, image pages of one guest, "
+                    "QEMU's firmware (BIOS, ROM, ACPI blocks) and runtime memory. With --sweep, measure a growing number of different "
                     "apps instead (the first N by name, one instance each). Needs root. Every "
                     "KSM and transparent-huge-page setting changed is restored, even on Ctrl-C.")
     p.add_argument("-w", "--workspace", type=Path, required=True, metavar="DIR",
@@ -112,6 +112,17 @@ def _memory(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ksm-zero-pages", action="store_true",
                    help="run KSM with use_zero_pages=1: empty pages map the kernel's zero "
                         "page instead of merged pages of at most max_page_sharing sharers")
+    p.add_argument("--lean", action="store_true",
+                   help="run QEMU lean: -machine pc,acpi=off (no ACPI table blocks) on top "
+                        "of -nodefaults; only for images that boot without ACPI (real "
+                        "Unikraft 0.17 images do not)")
+    p.add_argument("--timeline", action="store_true",
+                   help="also sample each set's frames every second after its guests start, "
+                        "at the kernel's default KSM rate and at the bench's fast one")
+    p.add_argument("--timeline-seconds", type=float, default=30.0, metavar="S",
+                   help="how long each timeline series lasts (default 30)")
+    p.add_argument("--timeline-plot", type=Path, metavar="FILE",
+                   help="with --timeline: plot the series to a PNG")
     p.add_argument("--sysfs", type=Path, default=KSM_ROOT, metavar="ROOT",
                    help=f"where KSM and THP settings live (default {KSM_ROOT})")
     p.set_defaults(func=_run("memory"))

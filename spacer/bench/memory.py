@@ -3,8 +3,9 @@
 Boots K guests of every app from ``manifest.json`` (or, with ``--sweep``, of the
 first N apps by name, for each N), first the original images, then (after stopping
 them) the aligned ones, lets KSM merge, and prints the physical frames each set
-really holds, split into image pages shared across guests, image pages of one guest
-and runtime memory. ``--json-out`` writes the figures, ``--plot`` draws them.
+really holds, split into image pages shared across guests, image pages of one guest,
+QEMU's firmware blocks and runtime memory. ``--json-out`` writes the figures, ``--plot``
+draws them; ``--timeline`` also samples the frames over the guests' first seconds.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rich.table import Table
 
 from spacer.core.errors import INTERRUPTED, BadInput, SpacerError, ToolMissing
 from spacer.core.outputs.atomic import write_bytes_atomic, write_json_atomic
-from spacer.measure import fleet, guests, ksm
+from spacer.measure import fleet, guests, ksm, timeline
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # kill, closed terminal: like Ctrl-C
 
@@ -77,6 +78,13 @@ def run(ns: argparse.Namespace) -> int:
             _check_output(ns.plot, "--plot")
         if ns.json_out:
             _check_output(ns.json_out, "--json-out")
+        if ns.timeline_plot:
+            if not ns.timeline:
+                raise SpacerError("--timeline-plot needs --timeline")
+            _matplotlib()
+            _check_output(ns.timeline_plot, "--timeline-plot")
+        if ns.timeline and ns.timeline_seconds <= 0:
+            raise SpacerError("--timeline-seconds must be more than 0")
         counts = fleet.instance_steps(instances) if ns.plot else [instances]
         previous = _on_stop_signals(_stop)
         try:
@@ -85,10 +93,16 @@ def run(ns: argparse.Namespace) -> int:
                     status.update(msg)
                 if steps:
                     result = fleet.measure_sweep(session, manifest, steps, instances, ns.memory,
-                                                  ns.timeout, progress=progress)
+                                                  ns.timeout, progress=progress, lean=ns.lean)
                 else:
                     result = fleet.measure_fleet(session, manifest, counts, ns.memory,
-                                                  ns.timeout, progress=progress)
+                                                  ns.timeout, progress=progress, lean=ns.lean)
+                if ns.timeline:
+                    apps = result.apps[:steps[-1]] if steps else result.apps
+                    sets = {label: [manifest[a][label] for a in apps] for label in guests.SETS}
+                    result.timeline = timeline.measure_timeline(
+                        session, sets, apps, instances, ns.memory, ns.timeline_seconds,
+                        lean=ns.lean, progress=progress)
         finally:
             _restore_signals(previous)
         data = fleet.as_json(result)
@@ -96,6 +110,8 @@ def run(ns: argparse.Namespace) -> int:
             write_json_atomic(ns.json_out, data)
         if ns.plot:
             plot(result, ns.plot)
+        if ns.timeline_plot:
+            plot_timeline(result.timeline, ns.timeline_plot)
     except KeyboardInterrupt:
         print("spacer: interrupted: guests stopped, KSM and THP settings restored",
               file=sys.stderr)
@@ -107,7 +123,10 @@ def run(ns: argparse.Namespace) -> int:
         out.print_json(json.dumps(data))
     else:
         out.print(table(result))
-    for option, path in (("JSON", ns.json_out), ("plot", ns.plot)):
+    if result.timeline is not None and not ns.json:
+        out.print(timeline_table(result.timeline))
+    for option, path in (("JSON", ns.json_out), ("plot", ns.plot),
+                         ("timeline plot", ns.timeline_plot)):
         if path:
             err.print(f"{option} written to {path}", markup=False)
     return 0
@@ -115,8 +134,8 @@ def run(ns: argparse.Namespace) -> int:
 
 # Guests, frames saved, the KSM wait, the static prediction and the split's details are
 # in the JSON, not columns: 80 columns.
-COLUMNS = ("set", "frames used", "MiB", "image shared", "image private", "runtime",
-           "aligned / original")
+COLUMNS = ("set", "frames used", "MiB", "image shared", "image private", "firmware",
+           "runtime", "aligned / original")
 
 
 def table(result: fleet.FleetMemory) -> Table:
@@ -132,7 +151,8 @@ def table(result: fleet.FleetMemory) -> Table:
             ratio = f"{ali.frames / orig.frames:.3f}" if m is ali and orig.frames else ""
             unstable = unstable or not m.stable
             parts = ((str(m.split.image_shared), str(m.split.image_private),
-                      str(m.split.runtime)) if m.split else ("?", "?", "?"))
+                      str(m.split.firmware), str(m.split.runtime)) if m.split
+                     else ("?", "?", "?", "?"))
             rows.append((x if m is orig else "", m.label,
                          str(m.frames) + ("" if m.stable else "*"), f"{m.mib:.1f}", *parts,
                          ratio))
@@ -140,9 +160,10 @@ def table(result: fleet.FleetMemory) -> Table:
     per_app = result.points[0].instances if result.points else 1
     what = (f"{per_app} guest{'s' if per_app > 1 else ''} of each of the first N apps"
             if result.x == "apps" else f"{len(result.apps)} apps")
+    lean = ", lean QEMU" if result.lean else ""
     t = Table(title=f"Memory of the running fleet ({what}, {result.memory_mib} MiB per "
-                    f"guest, 4 KiB frames)",
-              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+                    f"guest{lean}, 4 KiB frames)",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for i, col in enumerate(columns):
         # As wide as the longest header word or cell: headers wrap between words.
         width = max(*(len(word) for word in col.split()), *(len(r[i]) for r in rows))
@@ -151,12 +172,35 @@ def table(result: fleet.FleetMemory) -> Table:
     for row in rows:
         t.add_row(*row)
     notes = ["frames used = physical frames behind the guests' RAM after KSM merged it "
-             "= image shared + image private + runtime (see the README)"]
+             "= image shared + image private + firmware + runtime (see the README)"]
+    last = result.points[-1].original if result.points else None
+    if last is not None and last.guests:
+        notes.append(f"firmware = QEMU's BIOS, ROM and ACPI blocks: "
+                     f"{last.firmware_pages / last.guests:.0f} pages per guest before KSM")
     if any(m.split is None for p in result.points for m in (p.original, p.aligned)):
         notes.append("? = frame numbers hidden (not root), no split")
     if unstable:
         notes.append("* KSM had not settled when measured")
     t.caption = "; ".join(notes)
+    return t
+
+
+def timeline_table(tl: timeline.Timeline) -> Table:
+    """Frames of each set at each KSM rate over the first seconds: a few columns."""
+    shown = [i for i, t in enumerate(tl.series[0].t) if i in (0, 1, 2, 3, 5) or i % 10 == 0
+             or i == len(tl.series[0].t) - 1] if tl.series else []
+    t = Table(title=f"Time to sharing: frames of {tl.guests} guests after they start",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    t.add_column("set")
+    t.add_column("KSM rate")
+    for i in shown:
+        t.add_column(f"{tl.series[0].t[i]:.0f} s", justify="right")
+    for s in tl.series:
+        t.add_row(s.set, s.rate, *(str(s.frames[i]) if i < len(s.frames) else ""
+                                   for i in shown))
+    rates = "; ".join(f"{name}: pages_to_scan {r[ksm.PAGES_TO_SCAN]}, sleep_millisecs "
+                      f"{r[ksm.SLEEP]}" for name, r in timeline.RATES.items())
+    t.caption = f"KSM rates: {rates}"
     return t
 
 
@@ -213,6 +257,43 @@ def plot(result: fleet.FleetMemory, path: Path) -> None:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, metadata={PLOT_KEY: json.dumps(data)})
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+TIMELINE_KEY = "spacer-bench-memory-timeline"
+
+
+def timeline_plot_data(tl: timeline.Timeline) -> dict:
+    """What :func:`plot_timeline` draws: per series, its times and MiB."""
+    return {"version": fleet.JSON_VERSION, "guests": tl.guests,
+            "lines": [{"set": s.set, "rate": s.rate, "t": s.t,
+                       "mib": [round(f * fleet.PAGE_SIZE / 2**20, 3) for f in s.frames]}
+                      for s in tl.series]}
+
+
+def plot_timeline(tl: timeline.Timeline, path: Path) -> None:
+    """MiB held against seconds since the guests started, one line per set and KSM
+    rate (colour: set; dashed: the kernel's default rate). The data is stored in the
+    PNG as JSON in a text chunk named :data:`TIMELINE_KEY`."""
+    plt = _matplotlib()
+    data = timeline_plot_data(tl)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colours = {"original": "tab:blue", "aligned": "tab:orange"}
+    for line in data["lines"]:
+        ax.plot(line["t"], line["mib"], color=colours.get(line["set"]),
+                linestyle="--" if line["rate"] == "default" else "-",
+                label=f"{line['set']} images, KSM rate {line['rate']}")
+    ax.set_xlabel("seconds since the guests started")
+    ax.set_ylabel("host memory used (MiB)")
+    ax.set_title(f"Time to sharing: {tl.guests} guests per set")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, metadata={TIMELINE_KEY: json.dumps(data)})
     plt.close(fig)
     write_bytes_atomic(path, buf.getvalue())
 

@@ -24,10 +24,13 @@ from spacer.measure.frames import (
     image_content,
     mergeable_resident_pages,
     merging_pages,
+    resident_by_block,
     split_frames,
 )
-from spacer.measure.guests import SETS, running_guests
+from spacer.measure.guests import LEAN_OPTIONS, SETS, running_guests
 from spacer.measure.ksm import Session
+from spacer.measure.ramblocks import query_ramblocks
+from spacer.measure.timeline import Timeline
 
 Progress = Callable[[str], None]
 
@@ -55,9 +58,13 @@ class SetMeasurement:
     ksm_seconds: float
     ksm_scans: int
     stable: bool
-    split: Split | None = None  # the frames in three parts (method "pagemap" only)
+    split: Split | None = None  # the frames in four parts (method "pagemap" only)
     predicted_pages: int = 0  # static prediction: distinct page contents of the images
     seconds: float = 0.0  # the whole set: boot, KSM wait, reading, stopping
+    # QEMU's firmware blocks (BIOS, ROMs, ACPI tables) before KSM: resident pages of
+    # all guests, in all and by block name; after KSM they are the split's firmware part.
+    firmware_pages: int = 0
+    firmware_blocks: dict[str, int] = field(default_factory=dict)
 
     @property
     def mib(self) -> float:
@@ -67,7 +74,8 @@ class SetMeasurement:
 def measure_set(session: Session, images: list[Path], instances: int, label: str,
                 memory_mib: int = 32, timeout: float = 120.0, scans: int = 3,
                 progress: Progress | None = None,
-                contents: dict[Path, ImageFacts] | None = None) -> SetMeasurement:
+                contents: dict[Path, ImageFacts] | None = None,
+                lean: bool = False) -> SetMeasurement:
     """Boot ``instances`` guests of every image, let KSM settle, read, stop them.
 
     With frame numbers readable (root), the frames are also split into image pages
@@ -82,22 +90,29 @@ def measure_set(session: Session, images: list[Path], instances: int, label: str
         contents[image] = image_content(image)
     say(f"{label}: booting {len(todo)} guests")
     # Many guests boot slower on few cores: half a second more per guest.
-    with running_guests(todo, memory_mib, boot_timeout=60.0 + 0.5 * len(todo)) as guests:
+    with running_guests(todo, memory_mib, boot_timeout=60.0 + 0.5 * len(todo), lean=lean,
+                        qmp=True) as guests:
         say(f"{label}: {len(todo)} guests: waiting for KSM to settle")
         pids = [g.proc.pid for g in guests]
+        blocks = [query_ramblocks(g.qmp) for g in guests]
         # Watch only our guests' merged pages when the kernel tells them apart.
         probe = (lambda: merging_pages(pids)) if merging_pages(pids) is not None else None
         waited = session.wait_stable(scans=scans, timeout=timeout, probe=probe)
         say(f"{label}: {len(todo)} guests: reading their frames")
         resident = sum(mergeable_resident_pages(pid) for pid in pids)
         counters = session.counters()
-        held = guest_frames(pids, memory_mib << 20, [contents[img].addresses for img in todo])
+        held = guest_frames(pids, memory_mib << 20, [contents[img].addresses for img in todo],
+                            blocks)
         digests = frame_digests(held.where) if held is not None else {}
+        firmware_blocks: dict[str, int] = {}
+        for pid, listed in zip(pids, blocks, strict=True):
+            for name, pages in resident_by_block(pid, listed, memory_mib << 20).items():
+                firmware_blocks[name] = firmware_blocks.get(name, 0) + pages
     split = None
     if held is not None:
         frames, method = len(held.owners), "pagemap"
         split = split_frames(held.owners, digests, [contents[img].digests for img in todo],
-                             held.at_image)
+                             held.at_image, held.firmware)
     else:
         frames, method = resident - counters.pages_sharing, "pages_sharing"
     return SetMeasurement(
@@ -105,7 +120,8 @@ def measure_set(session: Session, images: list[Path], instances: int, label: str
         frames=frames, frames_saved=resident - frames, method=method,
         pages_shared=counters.pages_shared, pages_sharing=counters.pages_sharing,
         ksm_seconds=round(waited.seconds, 2), ksm_scans=waited.scans, stable=waited.stable,
-        split=split, seconds=round(time.monotonic() - start, 2))
+        split=split, seconds=round(time.monotonic() - start, 2),
+        firmware_pages=sum(firmware_blocks.values()), firmware_blocks=firmware_blocks)
 
 
 def load_manifest(path: Path, apps: list[str] | None = None) -> dict[str, dict[str, Path]]:
@@ -179,6 +195,8 @@ class FleetMemory:
     x: str = "instances"
     points: list[Point] = field(default_factory=list)
     seconds: float = 0.0
+    lean: bool = False  # QEMU ran with LEAN_OPTIONS
+    timeline: Timeline | None = None
 
     @property
     def original(self) -> list[SetMeasurement]:
@@ -207,7 +225,7 @@ class _Images:
 
 def _measure_point(session: Session, manifest: dict[str, dict[str, Path]], apps: list[str],
                    instances: int, images: _Images, memory_mib: int, timeout: float,
-                   progress: Progress | None, prefix: str = "") -> Point:
+                   progress: Progress | None, prefix: str = "", lean: bool = False) -> Point:
     """The original set of ``apps``, stopped, then the aligned set."""
     def say(msg: str) -> None:
         if progress is not None:
@@ -218,7 +236,7 @@ def _measure_point(session: Session, manifest: dict[str, dict[str, Path]], apps:
         chosen = [manifest[a][label] for a in apps]
         predicted = images.predicted(chosen)
         m = measure_set(session, chosen, instances, label, memory_mib, timeout,
-                        progress=say, contents=images.contents)
+                        progress=say, contents=images.contents, lean=lean)
         m.predicted_pages = predicted
         sets[label] = m
     return Point(len(apps), instances, sets["original"], sets["aligned"])
@@ -226,35 +244,36 @@ def _measure_point(session: Session, manifest: dict[str, dict[str, Path]], apps:
 
 def measure_fleet(session: Session, manifest: dict[str, dict[str, Path]], counts: list[int],
                   memory_mib: int = 32, timeout: float = 120.0,
-                  progress: Progress | None = None) -> FleetMemory:
+                  progress: Progress | None = None, lean: bool = False) -> FleetMemory:
     """For each instance count: every app's original set, stopped, then the aligned set."""
     start = time.monotonic()
-    result = FleetMemory(sorted(manifest), memory_mib, "instances")
+    result = FleetMemory(sorted(manifest), memory_mib, "instances", lean=lean)
     images = _Images()
     for k in counts:
         result.points.append(_measure_point(session, manifest, result.apps, k, images,
-                                            memory_mib, timeout, progress))
+                                            memory_mib, timeout, progress, lean=lean))
     result.seconds = round(time.monotonic() - start, 1)
     return result
 
 
 def measure_sweep(session: Session, manifest: dict[str, dict[str, Path]], app_counts: list[int],
                   instances: int = 1, memory_mib: int = 32, timeout: float = 120.0,
-                  progress: Progress | None = None) -> FleetMemory:
+                  progress: Progress | None = None, lean: bool = False) -> FleetMemory:
     """For each n of ``app_counts`` (ascending): the first n apps by name, ``instances``
     guests each, original set then aligned set."""
     start = time.monotonic()
-    result = FleetMemory(sorted(manifest), memory_mib, "apps")
+    result = FleetMemory(sorted(manifest), memory_mib, "apps", lean=lean)
     images = _Images()
     for n in app_counts:
         result.points.append(_measure_point(session, manifest, result.apps[:n], instances,
                                             images, memory_mib, timeout, progress,
-                                            f"{n} apps, "))
+                                            f"{n} apps, ", lean=lean))
     result.seconds = round(time.monotonic() - start, 1)
     return result
 
 
-JSON_VERSION = 1
+# 2: the split's runtime part no longer holds QEMU's firmware blocks, a part of their own.
+JSON_VERSION = 2
 
 
 def set_json(m: SetMeasurement) -> dict:
@@ -273,7 +292,10 @@ def as_json(result: FleetMemory) -> dict:
         "memory_mib": result.memory_mib,
         "page_size": PAGE_SIZE,
         "seconds": result.seconds,
+        "lean": result.lean,
+        "qemu_options": list(LEAN_OPTIONS) if result.lean else [],
         "points": [{"apps": p.apps, "instances": p.instances, "guests": p.original.guests,
                     "original": set_json(p.original), "aligned": set_json(p.aligned)}
                    for p in result.points],
+        "timeline": None if result.timeline is None else result.timeline.to_json(),
     }

@@ -1,12 +1,14 @@
 """Physical frames behind guest RAM: /proc/PID/pagemap, KSM counters, and the split of
-frames into image pages (shared or private) and runtime memory."""
+frames into image pages (shared or private), QEMU's firmware and runtime memory."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spacer.measure.ramblocks import RAM_NAMES, RamBlock, is_firmware, name_ranges
 from spacer.core.sharing.pages import (
     PAGE_SIZE,
     ZERO_DIGEST,
@@ -16,21 +18,26 @@ from spacer.core.sharing.pages import (
 )
 
 
-def _mergeable_ranges(pid: int) -> list[tuple[int, int, int]]:
-    """(start, end, Rss in KiB) of every mapping whose VmFlags hold ``mg``."""
+def parse_mergeable_ranges(lines: Iterable[str]) -> list[tuple[int, int, int]]:
+    """(start, end, Rss in KiB) of every mapping of an smaps text whose VmFlags hold
+    ``mg`` (KSM-mergeable: QEMU marks each of its RAM blocks so)."""
     ranges = []
     start = end = rss = 0
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split(None, 1)[0]
-            if "-" in head and not head.endswith(":"):
-                lo, hi = head.split("-")
-                start, end, rss = int(lo, 16), int(hi, 16), 0
-            elif head == "Rss:":
-                rss = int(line.split()[1])
-            elif head == "VmFlags:" and "mg" in line.split()[1:]:
-                ranges.append((start, end, rss))
+    for line in lines:
+        head = line.split(None, 1)[0] if line.strip() else ""
+        if "-" in head and not head.endswith(":"):
+            lo, hi = head.split("-")
+            start, end, rss = int(lo, 16), int(hi, 16), 0
+        elif head == "Rss:":
+            rss = int(line.split()[1])
+        elif head == "VmFlags:" and "mg" in line.split()[1:]:
+            ranges.append((start, end, rss))
     return ranges
+
+
+def _mergeable_ranges(pid: int) -> list[tuple[int, int, int]]:
+    with open(f"/proc/{pid}/smaps") as f:
+        return parse_mergeable_ranges(f)
 
 
 def mergeable_resident_pages(pid: int) -> int:
@@ -50,41 +57,53 @@ class GuestFrames:
     ``where`` gives, per frame, one guest pid and virtual address to read it through.
     ``at_image`` holds the frames that some guest maps at a guest-physical address its
     own image loads to (None when that was not asked for or a guest's RAM was not found).
+    ``firmware`` holds the frames that only QEMU's firmware blocks map (BIOS, ROMs,
+    ACPI tables: every mergeable mapping but the guest's RAM); a frame that a guest's
+    RAM maps too stays out of it. ``firmware_pages`` counts their present pages.
     """
 
     owners: dict[int, set[int]]
     where: dict[int, tuple[int, int]]
     present: int  # present pages (mappings), before merging
     at_image: set[int] | None = None
+    firmware: set[int] | None = None
+    firmware_pages: int = 0
 
 
 def guest_frames(pids: list[int], ram_bytes: int | None = None,
-                 image_addresses: list[frozenset[int]] | None = None) -> GuestFrames | None:
+                 image_addresses: list[frozenset[int]] | None = None,
+                 blocks: list[list[RamBlock] | None] | None = None) -> GuestFrames | None:
     """Read ``/proc/PID/pagemap`` over the mergeable ranges of every pid (None when
     the kernel hides frame numbers, i.e. without root).
 
-    With ``ram_bytes`` (the guest's RAM size) and ``image_addresses`` (per guest, the
-    page addresses its image loads to), also find ``at_image``. QEMU's pc machine
-    backs the guest's RAM with one mapping of exactly that size, guest-physical
-    address 0 at its start, so an address in it is the guest-physical address.
+    With ``ram_bytes`` (the guest's RAM size), also tell the guest's RAM from the
+    firmware blocks, by the ``blocks`` QEMU lists per guest (or, without them, by
+    size: see :mod:`spacer.measure.ramblocks`). With ``image_addresses`` (per guest,
+    the page addresses its image loads to), also find ``at_image``. QEMU's pc machine
+    backs the guest's RAM with one mapping, guest-physical address 0 at its start, so
+    an address in it is the guest-physical address.
     """
     owners: dict[int, set[int]] = {}
     where: dict[int, tuple[int, int]] = {}
     at_image: set[int] | None = set() if ram_bytes and image_addresses is not None else None
+    in_ram: set[int] = set()
+    in_firmware: set[int] | None = set() if ram_bytes else None
+    firmware_pages = 0
     present = 0
     for index, pid in enumerate(pids):
         ranges = _mergeable_ranges(pid)
-        ram = None
-        if at_image is not None:
-            ram = next((start for start, end, _ in ranges if end - start == ram_bytes), None)
-            if ram is None:
-                at_image = None  # not the layout assumed: leave the detail out
+        names = (name_ranges(ranges, blocks[index] if blocks else None, ram_bytes)
+                 if ram_bytes else [None] * len(ranges))
+        ram = [start for (start, _, _), name in zip(ranges, names, strict=True) if name in RAM_NAMES]
+        if len(ram) != 1:
+            at_image = in_firmware = None  # not the layout assumed: leave the details out
         with open(f"/proc/{pid}/pagemap", "rb") as pm:
-            for start, end, _ in ranges:
+            for (start, end, _), name in zip(ranges, names, strict=True):
                 pm.seek(start // PAGE_SIZE * 8)
                 raw = pm.read((end - start) // PAGE_SIZE * 8)
-                mine = (image_addresses[index] if at_image is not None and start == ram
-                        else None)
+                is_ram = bool(ram) and start == ram[0]
+                mine = image_addresses[index] if at_image is not None and is_ram else None
+                firmware = name is not None and is_firmware(name)
                 for i, entry in enumerate(memoryview(raw).cast("Q")):
                     if not entry & PRESENT:
                         continue
@@ -98,9 +117,31 @@ def guest_frames(pids: list[int], ram_bytes: int | None = None,
                         seen.add(index)
                     if mine is not None and i * PAGE_SIZE in mine:
                         at_image.add(pfn)
+                    if firmware:
+                        firmware_pages += 1
+                        if in_firmware is not None:
+                            in_firmware.add(pfn)
+                    elif is_ram:
+                        in_ram.add(pfn)
     if present and set(owners) == {0}:
         return None
-    return GuestFrames(owners, where, present, at_image)
+    return GuestFrames(owners, where, present, at_image,
+                       None if in_firmware is None else in_firmware - in_ram, firmware_pages)
+
+
+def firmware_resident(ranges: list[tuple[int, int, int]], names: list[str]) -> dict[str, int]:
+    """Resident pages (Rss: before KSM merged them) of each firmware block, by name."""
+    pages: dict[str, int] = {}
+    for (_, _, rss), name in zip(ranges, names, strict=True):
+        if is_firmware(name):
+            pages[name] = pages.get(name, 0) + rss * 1024 // PAGE_SIZE
+    return pages
+
+
+def resident_by_block(pid: int, blocks: list[RamBlock] | None, ram_bytes: int) -> dict[str, int]:
+    """:func:`firmware_resident` of a running QEMU."""
+    ranges = _mergeable_ranges(pid)
+    return firmware_resident(ranges, name_ranges(ranges, blocks, ram_bytes))
 
 
 def frame_digests(where: dict[int, tuple[int, int]]) -> dict[int, bytes]:
@@ -129,12 +170,14 @@ def frame_digests(where: dict[int, tuple[int, int]]) -> dict[int, bytes]:
 
 @dataclass(frozen=True)
 class Split:
-    """The frames a set of guests holds, in three parts that add up to its frames.
+    """The frames a set of guests holds, in four parts that add up to its frames.
 
-    A frame is *image* content when its 4 KiB equal a non-zero page of the loaded
+    A frame is *firmware* when only QEMU's firmware blocks map it (no guest's RAM).
+    Else it is *image* content when its 4 KiB equal a non-zero page of the loaded
     image (:func:`spacer.core.sharing.pages.image_pages`) of a guest that maps it; it is
     *shared* when two or more guests map it. Everything else is *runtime* memory:
-    stacks, heap, firmware, zero pages, and pages of the image the guest wrote to.
+    stacks, heap, zero pages, firmware copied into RAM, and pages of the image the
+    guest wrote to.
     Three details of the runtime part, which may overlap: ``runtime_shared`` frames
     two or more guests map, ``runtime_zero`` frames of zeros, and ``runtime_written``
     frames with other content that a guest maps at an address its image loads to
@@ -147,20 +190,27 @@ class Split:
     runtime_shared: int = 0
     runtime_zero: int = 0
     runtime_written: int | None = None
+    firmware: int = 0  # frames only QEMU's firmware blocks map (BIOS, ROMs, ACPI tables)
 
     @property
     def frames(self) -> int:
-        return self.image_shared + self.image_private + self.runtime
+        return self.image_shared + self.image_private + self.firmware + self.runtime
 
 
 def split_frames(owners: dict[int, set[int]], digests: dict[int, bytes],
-                 images: list[frozenset[bytes]], at_image: set[int] | None = None) -> Split:
+                 images: list[frozenset[bytes]], at_image: set[int] | None = None,
+                 firmware: set[int] | None = None) -> Split:
     """Sort frames into image pages shared across guests, image pages of one guest,
     and runtime memory. ``owners``: frame -> guest indices; ``digests``: frame ->
     content digest; ``images[i]``: the non-zero page digests of guest i's image;
-    ``at_image``: the frames mapped at an address of the mapping guest's image."""
-    shared = private = runtime = runtime_shared = runtime_zero = written = 0
+    ``at_image``: the frames mapped at an address of the mapping guest's image;
+    ``firmware``: the frames only QEMU's firmware blocks map, a part of their own."""
+    shared = private = runtime = runtime_shared = runtime_zero = written = fw = 0
+    firmware = firmware or set()
     for pfn, guests in owners.items():
+        if pfn in firmware:
+            fw += 1
+            continue
         digest = digests.get(pfn)
         many = len(guests) >= 2
         if digest is not None and any(digest in images[g] for g in guests):
@@ -175,7 +225,7 @@ def split_frames(owners: dict[int, set[int]], digests: dict[int, bytes],
             runtime_zero += zero
             written += not zero and at_image is not None and pfn in at_image
     return Split(shared, private, runtime, runtime_shared, runtime_zero,
-                 written if at_image is not None else None)
+                 written if at_image is not None else None, fw)
 
 
 @dataclass(frozen=True)

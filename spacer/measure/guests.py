@@ -37,13 +37,23 @@ SETS = ("original", "aligned")
 Progress = Callable[[str], None]
 
 
-def guest_argv(image: Path, memory_mib: int = 32) -> list[str]:
+# A lean QEMU: no ACPI tables, so no blocks for them in host memory (``-nodefaults``
+# is in every QEMU line already). Only for images that boot without ACPI.
+LEAN_OPTIONS = ("-machine", "pc,acpi=off")
+
+
+def guest_argv(image: Path, memory_mib: int = 32, lean: bool = False,
+               qmp: Path | None = None) -> list[str]:
     """QEMU's argv for a guest that stays resident after it is done.
 
     Starts from :func:`spacer.measure.qemu.qemu_argv` and drops the two options
-    that would end QEMU: the isa-debug-exit device and ``-no-reboot``.
+    that would end QEMU: the isa-debug-exit device and ``-no-reboot``. ``lean`` adds
+    :data:`LEAN_OPTIONS`; ``qmp``, a QMP socket to ask QEMU for its RAM blocks.
     """
-    argv = qemu.qemu_argv(Path(image), memory_mib)
+    extra = LEAN_OPTIONS if lean else ()
+    if qmp is not None:
+        extra = (*extra, "-qmp", f"unix:{qmp},server=on,wait=off")
+    argv = qemu.qemu_argv(Path(image), memory_mib, extra=extra)
     out: list[str] = []
     skip = False
     for i, arg in enumerate(argv):
@@ -83,6 +93,7 @@ class Guest:
     image: Path
     proc: subprocess.Popen
     log: Path
+    qmp: Path | None = None
 
     def output(self) -> bytes:
         try:
@@ -105,6 +116,36 @@ def stop_guests(guests: list[Guest], grace: float = 5.0) -> None:
             g.proc.wait()
 
 
+CRASH_MARKERS = ("Assertion failure", "CRIT:")  # what a Unikraft guest prints as it dies
+
+
+def crash_line(output: str) -> str | None:
+    """The first line of ``output`` that says the guest crashed, if any."""
+    for line in output.splitlines():
+        if any(marker in line for marker in CRASH_MARKERS):
+            return line.strip()
+    return None
+
+
+def check_not_crashed(guests: list[Guest], lean: bool) -> None:
+    """A crashed guest is no measurement of a running one: one line naming it."""
+    for g in guests:
+        line = crash_line(g.output().decode("utf-8", "replace"))
+        if line is not None:
+            hint = ("it may need ACPI: run without --lean" if lean
+                    else "does it boot with `qemu-system-x86_64 -kernel`?")
+            raise ExternalFailure(f"guest crashed: {line}", g.image, hint)
+
+
+def check_running(guests: list[Guest]) -> None:
+    """One line naming the first guest whose QEMU has stopped, with its first error."""
+    for g in guests:
+        if g.proc.poll() is not None:
+            err = g.log.with_suffix(".err").read_text("utf-8", "replace").strip()
+            first = err.splitlines()[0] if err else f"exit status {g.proc.returncode}"
+            raise ExternalFailure(f"QEMU stopped before the measurement: {first}", g.image)
+
+
 def _wait_booted(guests: list[Guest], timeout: float, settle: float) -> None:
     """Wait until every guest has printed and then gone quiet for ``settle`` seconds."""
     start = time.monotonic()
@@ -113,11 +154,8 @@ def _wait_booted(guests: list[Guest], timeout: float, settle: float) -> None:
     while True:
         now = time.monotonic()
         pending = 0
+        check_running(guests)
         for g in guests:
-            if g.proc.poll() is not None:
-                err = g.log.with_suffix(".err").read_text("utf-8", "replace").strip()
-                first = err.splitlines()[0] if err else f"exit status {g.proc.returncode}"
-                raise ExternalFailure(f"QEMU stopped before the measurement: {first}", g.image)
             size = len(g.output())
             if size != sizes[id(g)]:
                 sizes[id(g)], since[id(g)] = size, now
@@ -136,22 +174,28 @@ def _wait_booted(guests: list[Guest], timeout: float, settle: float) -> None:
 
 @contextmanager
 def running_guests(images: list[Path], memory_mib: int = 32, boot_timeout: float = 60.0,
-                   settle: float = 1.0) -> Iterator[list[Guest]]:
-    """Start one guest per entry of ``images``; stop them all on exit, even on Ctrl-C."""
+                   settle: float = 1.0, lean: bool = False, qmp: bool = False,
+                   wait: bool = True) -> Iterator[list[Guest]]:
+    """Start one guest per entry of ``images``; stop them all on exit, even on Ctrl-C.
+    With ``wait`` (the default), yield once every guest booted and went quiet; ``qmp``
+    gives each guest a QMP socket (:attr:`Guest.qmp`)."""
     guests: list[Guest] = []
     with tempfile.TemporaryDirectory(prefix="spacer-guests-") as tmp:
         try:
             for i, image in enumerate(images):
                 qemu.check_image(Path(image))
                 log = Path(tmp) / f"{i}.out"
+                sock = Path(tmp) / f"{i}.qmp" if qmp else None
                 with log.open("wb") as out, log.with_suffix(".err").open("wb") as err:
                     # Own session: Ctrl-C reaches spacer only, which then stops them in order.
                     proc = subprocess.Popen(
-                        die_with_parent(guest_argv(Path(image), memory_mib)),
+                        die_with_parent(guest_argv(Path(image), memory_mib, lean, sock)),
                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                         start_new_session=True)
-                guests.append(Guest(Path(image), proc, log))
-            _wait_booted(guests, boot_timeout, settle)
+                guests.append(Guest(Path(image), proc, log, sock))
+            if wait:
+                _wait_booted(guests, boot_timeout, settle)
+                check_not_crashed(guests, lean)
             yield guests
         finally:
             stop_guests(guests)

@@ -29,6 +29,7 @@ THP = "transparent_hugepage/enabled"
 # to starve two cores of TCG guests.
 FAST_SCAN = {SLEEP: "10", PAGES_TO_SCAN: "5000"}
 GENTLE_SCAN = {SLEEP: "20", PAGES_TO_SCAN: "1000"}
+KERNEL_DEFAULT_SCAN = {SLEEP: "20", PAGES_TO_SCAN: "100"}  # what a host runs untouched
 
 
 def selected(value: str) -> str:
@@ -149,6 +150,16 @@ class Session:
     def wait_stable(self, scans: int = 3, timeout: float = 120.0,
                     probe: Callable[[], object] | None = None) -> Wait:
         return wait_stable(self.root, scans, timeout, probe=probe)
+
+    def set(self, settings: dict[str, str]) -> None:
+        """Change settings within the session (e.g. the scan rate); the first value of
+        each is kept to restore on exit, like those the session began with."""
+        for name, value in settings.items():
+            before = read_setting(name, self.root)
+            if before == value:
+                continue
+            self.saved.setdefault(name, before)
+            write_setting(name, value, self.root)
 
 
 @contextmanager
