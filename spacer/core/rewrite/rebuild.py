@@ -95,7 +95,6 @@ class Rebuilder:
         self.walk_only = walk_only  # only find what the replay reads (:attr:`read`)
         self.steps: dict[Path, _Step] = {}  # original output -> its replay
         self.read: set[Path] = set()  # the records and sources the replay reads
-        self.compiled: list[Path] = []  # the compiles that ran (the others came cached)
         self._resolved: dict[str, Path] = {}
         self.keys: dict[Path, str | None] = {}  # original -> the cache key of its rebuild
 
@@ -209,15 +208,10 @@ class Rebuilder:
         step.output.parent.mkdir(parents=True, exist_ok=True)
         if self.cache is None:
             self._replay(step, step.output)
-            if step.compile is not None:
-                self.compiled.append(step.output)
             return None
         if step.compile is not None:
-            ran, key = self.cache.provide(step.compile, step.output,
-                                          lambda dest: self._replay(step, dest))
-            if ran:
-                self.compiled.append(step.output)
-            return key
+            return self.cache.provide(step.compile, step.output,
+                                      lambda dest: self._replay(step, dest))[1]
         # A partial link or objcopy of cached objects is cached too, by their keys.
         inputs = {str(self.target(i)): self.keys.get(i) for i in step.inputs}
         key = None
