@@ -279,11 +279,13 @@ def test_changed_source_rebuilds_only_its_dependants(tmp_path: Path):
     image = "hashsum/build/hashsum_qemu-x86_64"
     outputs = {"hashsum/build/libukhash/fnv.o", "hashsum/build/libukhash.ld.o",
                "hashsum/build/libukhash.o", f"{image}.dbg", image}
-    assert changed == outputs | {f"{p}.cmd" for p in outputs} | {f"{image}.multiboot.cmd"}
+    assert changed == (outputs | {f"{p}.cmd" for p in outputs} | {f"{image}.multiboot.cmd"}
+                       | {"hashsum/build/libukhash/.fnv.o.d"})  # the compile's header list
 
     # A comment-only change recompiles one object; doit sees identical bytes and stops.
     fnv.write_text(fnv.read_text() + "/* no code */\n")
     assert run_doit(ws, src, apps) == 0
     again = mtimes(ws / "apps")
     assert {n for n in again if again[n] != after[n]} == {
-        "hashsum/build/libukhash/fnv.o", "hashsum/build/libukhash/fnv.o.cmd"}
+        "hashsum/build/libukhash/fnv.o", "hashsum/build/libukhash/fnv.o.cmd",
+        "hashsum/build/libukhash/.fnv.o.d"}

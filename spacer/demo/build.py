@@ -99,10 +99,11 @@ def _library_steps(prefix: str, lib_dir: Path, out_name: str, build: Path,
     for src in _sources(lib_dir):
         obj = build / out_name / f"{src.stem}.o"
         # The headers it read go to a dependency list, as Unikraft's -Wp,-MD, does.
+        listing = obj.with_name(f".{obj.name}.d")
         argv = ("gcc", *cflags, f"-ffile-prefix-map={lib_dir}={out_name}",
-                f"-Wp,-MD,{obj.with_name(f'.{obj.name}.d')}", "-c", str(src), "-o", str(obj))
+                f"-Wp,-MD,{listing}", "-c", str(src), "-o", str(obj))
         steps.append(BuildStep(f"{prefix}/{out_name}/{obj.name}", argv, (src, *headers),
-                               (obj,), obj.with_name(obj.name + ".cmd")))
+                               (obj, listing), obj.with_name(obj.name + ".cmd")))
         objs.append(obj)
     ld_o = build / f"{out_name}.ld.o"
     steps.append(BuildStep(f"{prefix}/{ld_o.name}",

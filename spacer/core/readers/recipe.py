@@ -71,10 +71,10 @@ def default_script(scripts, cmd_file: str) -> str:
     raise BadInput("the link command passes no -dT platform linker script", cmd_file)
 
 
-# A word of plain characters and quoted strings, or a run of shell punctuation.
-_WORD = re.compile(r"""[ \t\r\n]*(?:((?:[^ \t\r\n'"();<>|&]+|'[^']*'|"[^"]*")+)|([();<>|&]+))""")
-_ALL_WORDS = re.compile(
-    r"""(?:[ \t\r\n]*(?:(?:[^ \t\r\n'"();<>|&]+|'[^']*'|"[^"]*")+|[();<>|&]+))*[ \t\r\n]*""")
+# A word of plain characters and quoted strings, a run of shell punctuation, or a
+# quote that nothing closes. findall takes the longest word at each place and never
+# has to come back (a pattern that had to reach the text's end could, for ever).
+_TOKEN = re.compile(r"""((?:[^ \t\r\n'"();<>|&]+|'[^']*'|"[^"]*")+)|([();<>|&]+)|(['"])""")
 _UNQUOTE = re.compile(r"""'([^']*)'|"([^"]*)"|([^'"]+)""")
 
 
@@ -87,11 +87,12 @@ def shell_words(text: str) -> list[str]:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
         return list(lexer)
-    if not _ALL_WORDS.fullmatch(text):
+    tokens = _TOKEN.findall(text)
+    if any(unclosed for _, _, unclosed in tokens):
         raise ValueError("No closing quotation")
     return [punct or (word if "'" not in word and '"' not in word else "".join(
         part.group(part.lastindex) for part in _UNQUOTE.finditer(word)))
-        for word, punct in _WORD.findall(text)]
+        for word, punct, _ in tokens]
 
 
 def split_commands(text: str, cmd_file: str) -> list[list[str]]:
