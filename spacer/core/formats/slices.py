@@ -139,6 +139,22 @@ class AslrMap:
 
 
 @dataclass(frozen=True)
+class PoolRegion:
+    """``-c``: the region that holds every shared read-only slot, above every image's
+    own pages (and the room QEMU's loader writes after them): code from ``base``,
+    read-only data from ``rodata``, each part in a program header of its own."""
+
+    base: int
+    text_size: int
+    rodata: int
+    rodata_size: int
+
+    @property
+    def end(self) -> int:
+        return self.rodata + self.rodata_size
+
+
+@dataclass(frozen=True)
 class Slice:
     app: str
     text_start: int
@@ -151,6 +167,7 @@ class Slice:
     private_tables: list[Table]
     aslr: Blocks | None
     aslr_map: AslrMap | None = None
+    pool: PoolRegion | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,7 +182,8 @@ class Slice:
                 data["tls"], dict(data["objects"]),
                 [Table.from_json(t) for t in data["private_tables"]],
                 Blocks.from_json(data["aslr"]) if data.get("aslr") else None,
-                AslrMap.from_json(data["aslr_map"]) if data.get("aslr_map") else None)
+                AslrMap.from_json(data["aslr_map"]) if data.get("aslr_map") else None,
+                PoolRegion(**data["pool"]) if data.get("pool") else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"not a plan slice of this spacer ({type(exc).__name__}: {exc})",
                            where or None, "run spacer align --replan") from None
