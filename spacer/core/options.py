@@ -129,8 +129,8 @@ OPTIONS: tuple[Option, ...] = (
            "region, which QEMU maps for every guest (spacer boot --pool), so those pages "
            "are shared from the first instant, without KSM", stages=("plan",),
            recorded=True, planner=True,
-           conflicts=(("aslr", 2, "with --aslr 2 every image places its libraries at its "
-                       "own addresses, and one pool file holds one content per address"),
+           conflicts=(("aslr", 2, "every image then places its libraries at addresses of "
+                       "its own, and one pool file holds one content per address"),
                       ("align", False, "the pool shares whole pages, so every slot must "
                        "start on a page of its own"))),
     Option("pool_memory", ("--pool-memory",), "int", 256,
@@ -218,7 +218,7 @@ def validate(given: dict[str, Any], doit: bool = False) -> dict[str, Any]:
             raise BadInput(option.refusal)
         for other, value, why in option.conflicts if values[option.name] else ():
             if values[other] == value:
-                raise BadInput(f"{option.spelled(doit)} does not go with "
+                raise BadInput(f"{option.shown(values[option.name], doit)} does not go with "
                                f"{BY_NAME[other].shown(value, doit)}: {why}",
                                hint="leave one of them out")
         if option.requires and raw is not None and values[option.name] != option.default:

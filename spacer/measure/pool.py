@@ -19,6 +19,7 @@ from spacer.core.errors import BadInput
 from spacer.core.formats.pool import PoolApp, PoolFacts
 from spacer.core.outputs.poolfile import pool_digest
 from spacer.measure import qemu
+from spacer.measure.ramblocks import POOL_RAM
 
 READ_ONLY_SINCE = (8, 2)  # memory-backend-file readonly=on,rom=off
 MIB = 1 << 20
@@ -78,9 +79,9 @@ def pool_options(facts: PoolFacts, app: PoolApp, memory_mib: int) -> tuple[str, 
     pool file, private; the app's own pages of the pool region through the generic
     loader. The caller gives ``-m memory_mib`` and ``-kernel app.image``."""
     readonly = ",readonly=on,rom=off" if qemu_version() >= READ_ONLY_SINCE else ""
-    backend = (f"memory-backend-file,id=spacer-pool,size={memory_mib}M,"
+    backend = (f"memory-backend-file,id={POOL_RAM},size={memory_mib}M,"
                f"mem-path={_value(facts.file)},share=off{readonly}")
-    options = ["-object", backend, "-machine", "memory-backend=spacer-pool"]
+    options = ["-object", backend, "-machine", f"memory-backend={POOL_RAM}"]
     if app.patch:
         options += ["-device", f"loader,file={_value(app.patch)}"]
     return tuple(options)
