@@ -87,7 +87,7 @@ def test_pool_and_patch_give_every_image_its_own_bytes(request, mode: str):
         loader = _segments(Path(entry["pool"]["image"]))
         assert all(h.paddr + h.memsz + POOL_ROOM <= pool.base for h in loader), app
         full = _segments(aligned)
-        assert len(full) == len(loader) + 2  # code and read-only data of the region
+        assert len(full) == len(loader) + 3  # code, read-only data, data and bss
     assert shared > len(manifest["apps"]) * 3  # the pool serves every image
     # Nothing outside the region: the rest of the file is a hole of zeros.
     with open(pool.file, "rb") as f:

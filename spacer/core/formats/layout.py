@@ -69,7 +69,7 @@ class Layout:
     slices: dict[str, Slice]  # app -> its slice (as plan/<app>.json)
     packed_bound: int  # the fewest read-only library pages any layout needs
     version: int = LAYOUT_VERSION
-    pool: PoolRegion | None = None  # -c: the region of the shared read-only slots
+    pool: PoolRegion | None = None  # -c: the region of the shared slots
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,7 +86,8 @@ class Layout:
                 [UnitRecord(**u) for u in data["units"]], [Move(**m) for m in data["moves"]],
                 {app: Slice.from_json(s, where) for app, s in data["slices"].items()},
                 data["packed_bound"], LAYOUT_VERSION,
-                PoolRegion(**data["pool"]) if data.get("pool") else None)
+                PoolRegion({k: list(v) for k, v in data["pool"]["areas"].items()})
+                if data.get("pool") else None)
 
 
 def read_layout(path: Path) -> Layout:

@@ -430,33 +430,38 @@ def _pool(extracts: list[AppFacts], units: list[Unit], bases: dict[str, int],
           sizes: dict[str, int], tdata_total: int, pool_sizes: dict[str, int],
           options: PlanOptions, old: Previous | None) -> PoolRegion:
     """``-c``: the pool region, above the largest image's own pages and the loader's
-    room (:data:`POOL_ROOM`); code first, then read-only data on a page of its own,
-    with room for the code to grow. A previous layout's region stays while it fits."""
+    room (:data:`POOL_ROOM`): one area per kind of :data:`POOL_KINDS`, each from a fresh
+    page, with room to grow before the next. A previous layout's areas stay while
+    their slots fit."""
     last = _area_order(extracts)[-1]
     need = align_up(max(_own_end(e, units, bases, sizes, tdata_total, last)
                         for e in extracts) + POOL_ROOM, PAGE)
-    base = need
+    before = old.pool if old else None
+    at = need
     if options.loc is not None:
         if options.loc < need:
             raise BadInput(f"--loc {options.loc:#x} is below what -c needs: the pool region "
                            f"must start at {need:#x} or later (the largest image's own pages "
                            f"end below {need - POOL_ROOM:#x}, and QEMU's loader writes after "
                            "them)", hint=f"use --loc {need:#x} or leave --loc out")
-        base = options.loc
-    elif old and old.pool:
-        if old.pool.base >= need:
-            base = old.pool.base
-        else:
-            old.move("the pool region", "pool", "an image's own pages grew into the room "
-                     "below it", ["all"])
-    text = pool_sizes["text"]
-    rodata = align_up(base + text + max(AREA_SLACK, _headroom(text, options)), PAGE)
-    if old and old.pool and old.pool.base == base and old.pool.rodata >= base + text:
-        rodata = old.pool.rodata
-    elif old and old.pool and old.pool.base == base:
-        old.move("the pool's read-only data", "rodata", "the pool's code grew into it",
-                 ["all"])
-    return PoolRegion(base, text, rodata, align_up(pool_sizes["rodata"], PAGE))
+        at = options.loc
+    elif before and before.base >= need:
+        at = before.base
+    elif before:
+        old.move("the pool region", "pool", "an image's own pages grew into the room "
+                 "below it", ["all"])
+    areas = {}
+    for kind in POOL_KINDS:
+        size = align_up(pool_sizes.get(kind, 0), PAGE)
+        if before and kind in before.areas and before.start(kind) >= at \
+                and (not areas or before.base == areas[POOL_KINDS[0]][0]):
+            at = before.start(kind)
+        elif before and kind in before.areas and options.loc is None:
+            old.move(f"the pool's {kind} area", kind, "the area before it grew into it",
+                     ["all"])
+        areas[kind] = [at, size]
+        at = align_up(at + size + max(AREA_SLACK, _headroom(size, options)), PAGE)
+    return PoolRegion(areas)
 
 
 def _grown(ex: AppFacts, first: str, end: str) -> int:
@@ -491,7 +496,7 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
     """What one app's linker script needs: its slots, in address order, per kind."""
     app = ex.app
     # -c: the pool's kinds have their slots in the pool region.
-    slot_bases = {**bases, **({"text": pool.base, "rodata": pool.rodata} if pool else {})}
+    slot_bases = {**bases, **({k: pool.start(k) for k in POOL_KINDS} if pool else {})}
     mine = [u for u in units if app in u.apps]
     areas: dict[str, Area] = {}
 

@@ -115,7 +115,7 @@ class Previous:
         """The size the pool region gave ``kind`` (``-c``)."""
         if self.pool is None:
             return 0
-        return {"text": self.pool.text_size, "rodata": self.pool.rodata_size}.get(kind, 0)
+        return self.pool.size(kind) if kind in self.pool.areas else 0
 
     def table_room(self, page_align: bool) -> tuple[int, int] | None:
         """Where the tables were in the read-only area, from its start, up to the end of

@@ -201,41 +201,46 @@ def _padded(script: Script, piece: Slice, sections: list[tuple[int, str, str]]) 
     return "".join(out)
 
 
-POOL_SEGMENTS = {"text": ("spacer_pool_x", _FLAGS["rx"]), "rodata": ("spacer_pool_r", _FLAGS["r"])}
+# -c: the pool region's program headers, each over the areas of the kinds it names.
+POOL_SEGMENTS = {"spacer_pool_x": (("text",), _FLAGS["rx"]),
+                 "spacer_pool_r": (("rodata",), _FLAGS["r"]),
+                 "spacer_pool_w": (("data", "bss"), _FLAGS["rw"])}
 
 
 def _pool_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
     """``-c``: the pool region, first in the script so that its statements take the
     shared libraries' sections before any catch-all does, then ``.`` back where it
-    was. Each slot part is an output section at its address, code in one program
-    header and read-only data in another, both declared last so that they come last
-    in the file too. Each segment covers its whole part of the region, whatever this
-    image holds: a byte at its start, and an empty (NOLOAD) section to its end, so no
-    page of the region goes to the image's heap."""
+    was. Each slot part is an output section at its address, in the program header of
+    its kind (code, read-only data, data with bss), declared last so that they come
+    last in the file too. Each segment covers its whole part of the region, whatever
+    this image holds: a byte at its start, and an empty (NOLOAD) section to its end,
+    so no page of the region goes to the image's heap."""
     pool = piece.pool
-    edges = {"text": (pool.base, pool.rodata), "rodata": (pool.rodata, pool.end)}
+    starts = [pool.start(kinds[0]) for kinds, _ in POOL_SEGMENTS.values()] + [pool.end]
     out = ["/* spacer: the pool region (-c) */\n__spacer_pool_dot = .;\n"]
-    for kind in POOL_KINDS:
-        phdr = f":{POOL_SEGMENTS[kind][0]}" if script.phdrs else ""
-        start, end = edges[kind]
-        area = piece.areas.get(kind)
-        lines = [(s.address + p.offset, f"{name}.spacer.{_slug(p.lib)} "
-                  f"{s.address + p.offset:#x} : {{ {_parts([p])} }} {phdr}\n")
-                 for s in (area.slots if area else [])
-                 for name, parts in ((f".{kind}", s.parts), (".eh_frame", s.eh_parts))
-                 for p in parts]
+    for index, (segment, (kinds, _)) in enumerate(POOL_SEGMENTS.items()):
+        phdr = f":{segment}" if script.phdrs else ""
+        start, end = starts[index], starts[index + 1]
+        lines = []
+        for kind in kinds:
+            area = piece.areas.get(kind)
+            lines += [(s.address + p.offset, f"{name}.spacer.{_slug(p.lib)} "
+                       f"{s.address + p.offset:#x} : {{ {_parts([p])} }} {phdr}\n")
+                      for s in (area.slots if area else [])
+                      for name, parts in ((f".{kind}", s.parts), (".eh_frame", s.eh_parts))
+                      for p in parts]
         lines.sort(key=lambda line: line[0])
         if not lines or lines[0][0] > start:
-            out.append(f".spacer.pool.{kind} {start:#x} : {{ BYTE(0) }} {phdr}\n")
+            out.append(f".spacer.pool.{segment} {start:#x} : {{ BYTE(0) }} {phdr}\n")
         out.extend(text for _, text in lines)
-        out.append(f"__spacer_pool_{kind}_end = .;\n.spacer.pool.{kind}.end (NOLOAD) : "
-                   f"{{ . += {end:#x} - __spacer_pool_{kind}_end; }} {phdr}\n")
+        out.append(f"__{segment}_end = .;\n.spacer.pool.{segment}.end (NOLOAD) : "
+                   f"{{ . += {end:#x} - __{segment}_end; }} {phdr}\n")
     out.append(". = __spacer_pool_dot;\n")
     edits = [(script.sections_start, "\n" + "".join(out))]
     if script.phdrs:
         last = max(script.phdr_ends.values())
         edits.append((last, "".join(f"\n{name} PT_LOAD FLAGS({flags});"
-                                    for name, flags in POOL_SEGMENTS.values())))
+                                    for name, (_, flags) in POOL_SEGMENTS.items())))
     return edits
 
 
@@ -327,6 +332,13 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
         edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
     if piece.pool:
         edits.extend(_pool_region(script, piece))
+        # With the shared data in the pool, an image's own .data may be empty: ld then
+        # drops the section, and its program header becomes an empty segment at address
+        # 0, which QEMU's multiboot loader loads from. One byte keeps it in place.
+        data = find_anchors(script).get("data")
+        anchor = script.output(data.output) if data else None
+        if anchor is not None:
+            edits.append((anchor.body_end, "\n. = ALIGN(8); BYTE(0) /* spacer: keep */\n"))
     if piece.aslr:  # after the pinned slots, which go before the same statements
         edits.extend(_chunk_region(script, piece))
         edits.extend(_exclude_moving(script, piece, script.output(piece.bases["rodata"].anchor)))

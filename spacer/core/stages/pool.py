@@ -22,7 +22,7 @@ from spacer.core.outputs.atomic import write_bytes_atomic, write_json_atomic
 from spacer.core.outputs.paths import OutputLayout, debug_image
 from spacer.core.outputs.poolfile import PAGE, write_pool_file
 from spacer.core.planner.plan import POOL_ROOM
-from spacer.core.readers.elf import SHF_ALLOC, ElfFile, reading
+from spacer.core.readers.elf import SHF_ALLOC, SHT_NOBITS, ElfFile, reading
 from spacer.core.readers.workspace import AppBuild
 from spacer.core.rewrite.loader import loader_image, own_span_end, patch_elf
 from spacer.core.sharing.pages import loaded_memory, page_digest
@@ -32,12 +32,13 @@ PADDING = ".spacer.pool."  # the sections that only cover the region (ldscript)
 
 
 def held_pages(debug: Path, base: int, end: int) -> set[int]:
-    """Pages of ``[base, end)`` that the image's own sections fill (not its padding)."""
+    """Pages of ``[base, end)`` that the image's own sections fill with bytes (not its
+    padding, nor its bss: zeros, which the pool's holes give)."""
     pages: set[int] = set()
     with debug.open("rb") as f, reading(debug), ElfFile.open(f) as elf:
         for s in elf.sections:
-            if (s.flags & SHF_ALLOC and s.size and base <= s.addr < end
-                    and not s.name.startswith(PADDING)):
+            if (s.flags & SHF_ALLOC and s.size and s.type != SHT_NOBITS
+                    and base <= s.addr < end and not s.name.startswith(PADDING)):
                 first = s.addr - s.addr % PAGE
                 pages.update(range(first, s.addr + s.size, PAGE))
     return pages
