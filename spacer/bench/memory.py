@@ -142,6 +142,13 @@ COLUMNS = ("set", "frames used", "MiB", "image shared", "image private", "firmwa
            "runtime", "against original")
 
 
+NO_KSM = "†"  # marks a set measured without KSM
+
+
+def _shown(label: str) -> str:
+    return label.replace("_no_ksm", NO_KSM)
+
+
 def table(result: fleet.FleetMemory) -> Table:
     """The measurements as a table that fits 80 columns (what rich assumes when the
     output is piped) and never cuts a header: headers wrap between words, and no
@@ -158,7 +165,7 @@ def table(result: fleet.FleetMemory) -> Table:
             parts = ((str(m.split.image_shared), str(m.split.image_private),
                       str(m.split.firmware), str(m.split.runtime)) if m.split
                      else ("?", "?", "?", "?"))
-            rows.append((x if i == 0 else "", m.label.replace("_no_ksm", ", no KSM"),
+            rows.append((x if i == 0 else "", _shown(label),
                          str(m.frames) + ("" if m.stable else "*"), f"{m.mib:.1f}", *parts,
                          ratio))
     columns = (result.x, *COLUMNS)
@@ -186,6 +193,10 @@ def table(result: fleet.FleetMemory) -> Table:
         notes.append("? = frame numbers hidden (not root), no split")
     if unstable:
         notes.append("* KSM had not settled when measured")
+    if any(label.endswith("_no_ksm") for label in result.labels):
+        notes.append(f"{NO_KSM} without KSM: read once the guests booted; the ratio is "
+                     f"against the original set of the same kind; pooled = booted from the "
+                     "pool (-c)")
     t.caption = "; ".join(notes)
     return t
 
