@@ -84,6 +84,9 @@ def test_pool_and_patch_give_every_image_its_own_bytes(request, mode: str):
             seen = bytes(patch[addr]) if addr in patch else in_pool[addr]
             assert seen == bytes(pages.get(addr, bytes(PAGE))), (app, hex(addr))
         shared += len(held) - len(patch)
+        with open(entry["pool"]["image"], "rb") as f, ElfFile.open(f) as elf:
+            assert all(h.type for h in elf.program_headers()), app  # no PT_NULL left
+            assert elf.e_shoff == 0 or elf.e_shoff < elf.size, app
         loader = _segments(Path(entry["pool"]["image"]))
         assert all(h.paddr + h.memsz + POOL_ROOM <= pool.base for h in loader), app
         full = _segments(aligned)

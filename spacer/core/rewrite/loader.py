@@ -43,17 +43,15 @@ def loader_image(data: bytes, lo: int, hi: int, path: Path) -> bytes:
             raise BadInput(f"a segment at {h.paddr:#x} ends past the pool region's end "
                            f"{hi:#x}", path, "run spacer align -c --replan")
     kept = [h for h in headers if h not in inside]
-    if elf.e_phoff != _EHDR32.size:
-        raise BadInput("the program headers do not follow the ELF header", path,
-                       "pass the image that Unikraft's multiboot step wrote")
     table_end = elf.e_phoff + elf.e_phentsize * elf.e_phnum
     end = max([table_end, *(h.offset + h.filesz for h in kept if h.filesz)])
     out = bytearray(data[:end])
+    # (ident, type, machine, version, entry, phoff, shoff, flags, ehsize, phentsize,
+    # phnum, shentsize, shnum, shstrndx)
     fields = list(_EHDR32.unpack_from(data, 0))
-    fields[6] = 0 if fields[6] >= end else fields[6]  # e_shoff: a table cut off goes
-    if fields[6] == 0:
-        fields[12:14] = [0, 0]  # e_shnum, e_shstrndx
-    fields[11] = len(kept)  # e_phnum
+    if fields[6] + fields[11] * fields[12] > end:  # a section table cut off goes
+        fields[6], fields[12], fields[13] = 0, 0, 0
+    fields[10] = len(kept)
     _EHDR32.pack_into(out, 0, *fields)
     for i, h in enumerate(kept):
         _PHDR32.pack_into(out, elf.e_phoff + i * _PHDR32.size, h.type, h.offset, h.vaddr,
