@@ -335,10 +335,18 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
         # With the shared data in the pool, an image's own .data may be empty: ld then
         # drops the section, and its program header becomes an empty segment at address
         # 0, which QEMU's multiboot loader loads from. One byte keeps it in place.
-        data = find_anchors(script).get("data")
+        anchors = find_anchors(script)
+        data = anchors.get("data")
         anchor = script.output(data.output) if data else None
         if anchor is not None:
             edits.append((anchor.body_end, "\n. = ALIGN(8); BYTE(0) /* spacer: keep */\n"))
+        # The image's own code from a fresh page, as after a text area: the boot code's
+        # page then holds the same bytes in every image that has the same boot code.
+        code = anchors["text"]
+        anchor = script.output(code.output)
+        split = anchor.items[code.split].start if code.split < len(anchor.items) \
+            else anchor.body_end
+        edits.append((split, "/* spacer: own code from a fresh page */ . = ALIGN(0x1000);\n"))
     if piece.aslr:  # after the pinned slots, which go before the same statements
         edits.extend(_chunk_region(script, piece))
         edits.extend(_exclude_moving(script, piece, script.output(piece.bases["rodata"].anchor)))
