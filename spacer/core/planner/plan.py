@@ -565,7 +565,8 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
         app=ex.app,
         text_start=_anchor_addr(ex, "text"),
         bases={k: AreaBase(bases[k], ex.anchors[k].output)
-               for k in AREA_STEPS if k in bases and k in ex.anchors and k != "text"},
+               for k in AREA_STEPS if k in bases and k in ex.anchors and k != "text"
+               and (pool is None or _fixed_under_pool(k, bases))},
         text_area=bases["text"],
         page_align=options.align,
         areas=areas,
@@ -588,6 +589,18 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
                                    key=lambda u: (u.offsets.get("text", -1), u.id))]),
         pool=pool,
     )
+
+
+def _fixed_under_pool(kind: str, bases: dict[str, int]) -> bool:
+    """``-c``: whether the image's own area of ``kind`` still needs the fleet-wide base.
+    Its slots are in the pool, so only the tables (``--aslr 1``: at a fixed distance
+    from their library's code) and the TLS block (its slots, and bounds that shared
+    code reads) need one. The others follow the image's own content: a base would
+    leave a gap up to the largest image's content, which QEMU's loader writes as zeros,
+    a private page per guest for each page of gap."""
+    if kind == "rodata":
+        return TABLE in bases
+    return kind == "tdata"
 
 
 def _table_copy(table: Table) -> Table:
