@@ -210,7 +210,7 @@ def timeline_table(tl: timeline.Timeline) -> Table:
     t.add_column("set")
     t.add_column("KSM rate")
     for i in shown:
-        t.add_column(f"{tl.series[0].t[i]:.1f} s", justify="right")
+        t.add_column(f"{tl.series[0].t[i]:.0f} s", justify="right")
     for s in tl.series:
         t.add_row(s.set, s.rate, *(str(s.frames[i]) if i < len(s.frames) else ""
                                    for i in shown))
