@@ -144,7 +144,8 @@ OPTIONS: tuple[Option, ...] = (
            planner=True),
     Option("replan", ("--replan",), "bool", False,
            "plan from scratch; by default the previous layout is kept as far as it can "
-           "be, so only the apps whose libraries must move are relinked", stages=("plan",)),
+           "be, so only the apps whose libraries must move are relinked (and with -c, "
+           "the pool keeps its pages)", stages=("plan", "pool")),
     Option("relink_only", ("--relink-only",), "bool", False,
            "relink with the existing plan and linker scripts"),
 )

@@ -11,7 +11,8 @@ from spacer.tasks.common import Pipeline, one_line
 
 def tasks(p: Pipeline) -> Iterator[dict]:
     yield {"basename": "pool", "doc": "the pool file and each app's loader image (-c)",
-           "actions": [(one_line(run_pool), [p.apps, p.layout, p.values["pool_memory"]])],
+           "actions": [(one_line(run_pool), [p.apps, p.layout, p.values["pool_memory"],
+                                              p.values["replan"]])],
            "file_dep": [str(p.layout.layout)]
            + [str(path) for a in p.apps
               for path in (p.layout.image(a), p.layout.debug_image(a))],

@@ -61,6 +61,32 @@ def loader_image(data: bytes, lo: int, hi: int, path: Path) -> bytes:
     return bytes(out)
 
 
+HEADER_AREA = 8192  # QEMU looks for the multiboot header in the file's first 8 KiB
+
+
+def stub_image(data: bytes, at: int, path: Path) -> bytes:
+    """``data`` (an ELF32 multiboot image) as a stub that loads nothing of the image:
+    its first 8 KiB (ELF header, program headers, the multiboot header that QEMU
+    scans for), with one empty read-only segment at ``at``, above everything the guest
+    needs, so QEMU's multiboot loader writes nothing but that page and its information
+    after it. The entry point stays: the pool and the patch hold the code it runs."""
+    elf = ElfFile(data)
+    if elf.elfclass != 32:
+        raise BadInput("not an ELF32 multiboot image", path, "pass the bootable image")
+    out = bytearray(data[:HEADER_AREA])
+    fields = list(_EHDR32.unpack_from(data, 0))
+    fields[6], fields[12], fields[13] = 0, 0, 0  # no section table
+    fields[10] = 1
+    _EHDR32.pack_into(out, 0, *fields)
+    if elf.e_phoff + _PHDR32.size * max(elf.e_phnum, 1) > len(out):
+        raise BadInput("the program headers lie past the file's first 8 KiB", path,
+                       "pass the image that Unikraft's multiboot step wrote")
+    _PHDR32.pack_into(out, elf.e_phoff, PT_LOAD, 0, at, at, 0, PAGE, PF_R, PAGE)
+    for i in range(1, elf.e_phnum):
+        _PHDR32.pack_into(out, elf.e_phoff + i * _PHDR32.size, *([0] * 8))
+    return bytes(out)
+
+
 def own_span_end(headers: list[ProgramHeader], lo: int) -> int:
     """Where the image's own loaded span ends: the highest byte a segment below the
     pool region ``lo`` loads (QEMU's multiboot loader writes its information after it)."""
