@@ -22,7 +22,7 @@ class ImageFiles:
 
 @dataclass(frozen=True)
 class PoolImages:
-    image: str  # the loader image: the bootable image without the pool's pages
+    image: str  # the loader: a stub of the bootable image that loads none of it
     patch: str | None  # its own pages of the pool region, for QEMU's generic loader
 
 

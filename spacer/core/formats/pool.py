@@ -16,10 +16,10 @@ _HINT = "run spacer align -c again"
 
 @dataclass(frozen=True)
 class PoolApp:
-    image: str  # the loader image: the bootable image without the pool's segments
+    image: str  # the loader: a stub of the bootable image that loads none of it
     patch: str | None  # its pages of the region that differ from the pool's, or None
-    pool_pages: int  # pages of the region it takes from the pool file
-    patch_pages: int  # pages of the region that are its own (in the patch)
+    pool_pages: int  # pages it loads that the pool file gives it
+    patch_pages: int  # pages in its patch: its own, or zeros over another image's
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,9 @@ class PoolFacts:
     file: str  # the pool file, absolute; a changed pool gets a new file
     size: int  # its size in bytes: the largest guest RAM it serves
     digest: str  # :func:`spacer.core.outputs.poolfile.pool_digest`
-    base: int  # the pool region, [base, end): guest-physical addresses
-    end: int
-    pages: int  # pages of the region the pool file holds (not zero)
+    base: int  # the lowest page the pool holds (guest-physical)
+    end: int  # past the stub loader's page and the room QEMU writes after it
+    pages: int  # pages the pool file holds (not zero)
     apps: dict[str, PoolApp]
     version: int = POOL_VERSION
 

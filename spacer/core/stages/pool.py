@@ -1,13 +1,12 @@
-"""Stage 7, whole fleet, with ``-c``: the pool and each app's loader image and patch.
+"""Stage 7, whole fleet, with ``-c``: the pool and each app's loader and patch.
 
-The pool file holds, at its guest-physical address, every page of the pool region
-that an image holds (its shared slots' sections), with the content most of those
-images have there; a tie keeps the previous pool's content, so adding an app whose
-pages the pool already holds changes nothing else. Each app gets its bootable image
-without the pool's segments (QEMU's multiboot loader would write the whole span of
-a loaded image, pool pages included), and, where its pages of the region differ
-from the pool's, a patch that QEMU's generic loader writes at reset
-(:mod:`spacer.core.rewrite.loader`).
+The pool file holds, at its guest-physical address, every page the fleet's aligned
+images load, with the content most of them load there (:func:`_choose`), and keeps
+it while an image still loads it, so that adding an app whose pages the pool holds
+changes nothing else. Each app gets a stub loader, which loads none of the image (QEMU's
+multiboot loader writes the whole span of what it loads, and its information after
+it), and a patch of the pages where its image differs from the pool, which QEMU's
+generic loader writes at reset (:mod:`spacer.core.rewrite.loader`).
 """
 
 from __future__ import annotations
@@ -21,27 +20,12 @@ from spacer.core.formats.pool import PoolApp, PoolFacts, read_pool
 from spacer.core.outputs.atomic import write_bytes_atomic, write_json_atomic
 from spacer.core.outputs.paths import OutputLayout
 from spacer.core.outputs.poolfile import PAGE, write_pool_file
-from spacer.core.readers.elf import SHF_ALLOC, SHT_NOBITS, ElfFile, reading
 from spacer.core.readers.workspace import AppBuild
 from spacer.core.rewrite.loader import patch_elf, stub_image
 from spacer.core.sharing.pages import loaded_memory, page_digest
 
 ZERO = bytes(PAGE)
 STUB_ROOM = 1 << 20  # the stub's page, then QEMU's multiboot information after it
-PADDING = ".spacer.pool."  # the sections that only cover the region (ldscript)
-
-
-def held_pages(debug: Path, base: int, end: int) -> set[int]:
-    """Pages of ``[base, end)`` that the image's own sections fill with bytes (not its
-    padding, nor its bss: zeros, which the pool's holes give)."""
-    pages: set[int] = set()
-    with debug.open("rb") as f, reading(debug), ElfFile.open(f) as elf:
-        for s in elf.sections:
-            if (s.flags & SHF_ALLOC and s.size and s.type != SHT_NOBITS
-                    and base <= s.addr < end and not s.name.startswith(PADDING)):
-                first = s.addr - s.addr % PAGE
-                pages.update(range(first, s.addr + s.size, PAGE))
-    return pages
 
 
 def _previous_pages(layout: OutputLayout) -> dict[int, bytes]:
