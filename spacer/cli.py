@@ -86,9 +86,26 @@ def _style(ns: argparse.Namespace) -> str:
 
 
 def cmd_boot(ns: argparse.Namespace) -> int:
-    from spacer.measure.qemu import boot
+    from spacer.measure.qemu import boot, qemu_argv
 
-    result = boot(ns.image, append=ns.append, timeout=ns.timeout)
+    extra: tuple[str, ...] = ()
+    if ns.pool:
+        from spacer.core.formats.pool import read_pool
+        from spacer.measure.pool import check_pool, pool_app, pool_options
+
+        where = _out_dir(ns) / "pool" / "pool.json"
+        if not where.is_file():
+            say(f"{where}: no pool (run spacer align -c first)")
+            return 2
+        facts = read_pool(where)
+        app = pool_app(facts, str(ns.image), where)
+        check_pool(facts, ns.memory, where)
+        extra = pool_options(facts, app, ns.memory)
+        ns.image = Path(app.image)
+    if ns.verbose:  # the QEMU line, for an operator's own launcher
+        print(" ".join(qemu_argv(ns.image, ns.memory, ns.append, extra)), file=sys.stderr)
+    result = boot(ns.image, append=ns.append, timeout=ns.timeout, memory_mib=ns.memory,
+                  extra=extra)
     sys.stdout.write(result.output)
     if result.timed_out:
         say(f"{ns.image}: no exit after {ns.timeout:g} s (timed out)")
@@ -252,12 +269,23 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("boot", help="boot one image under QEMU",
                        description="Boot IMAGE under QEMU, print its serial console and exit "
-                       "with the app's exit code (124 on timeout).")
+                       "with the app's exit code (124 on timeout). With --pool, IMAGE is an "
+                       "app of a fleet aligned with -c, booted from its pool: its loader "
+                       "image, with guest RAM mapped from the pool file.")
     p.add_argument("image", type=Path, metavar="IMAGE")
+    p.add_argument("--pool", action="store_true",
+                   help="boot app IMAGE from the pool of OUT (spacer align -c)")
+    _workspace_arg(p)
+    p.add_argument("-o", "--out", type=Path, metavar="OUT",
+                   help="--pool: the output folder of spacer align -c (default DIR/.spacer)")
+    p.add_argument("-m", "--memory", type=int, default=32, metavar="MIB",
+                   help="guest RAM in MiB (default 32)")
     p.add_argument("--append", metavar="ARGS", help="kernel command line")
     p.add_argument("--timeout", type=_positive, default=30.0, metavar="S",
                    help="give up after S seconds (default 30)")
-    _verbose_arg(p)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print the QEMU command line (to stderr) before booting, and the "
+                   "traceback of an internal error")
     p.set_defaults(func=cmd_boot)
 
     p = sub.add_parser("align", help="plan one layout for the fleet and relink every image",

@@ -574,3 +574,20 @@ def test_aslr2_a_variant_without_a_kind_leaves_no_empty_segment_nor_hole(tmp_pat
         assert covered >= hi
         result = boot(Path(entries[app.name]["aligned"]["image"]), timeout=30)
         assert (result.output.strip(), result.exit_code) == (app.expected_output, 5)
+
+
+def test_a_library_with_another_table_is_another_variant():
+    """Two configurations of a library can compile to the same bytes once every reference
+    goes through its table (slot i calls one allocator's init in one app, another's in
+    the other): their facts must not pass for one variant, or the planner would give
+    one app the other's table (a link error, or the wrong function called)."""
+    from spacer.core.formats.slices import Table
+    from spacer.core.stages.pic import _with_table
+
+    bbuddy = Table("__spacer_got_libukboot", [("uk_allocbbuddy_init", False)])
+    region = Table("__spacer_got_libukboot", [("uk_allocregion_init", False)])
+    digest = "0123456789abcdef01234567"
+    assert _with_table(digest, bbuddy) != _with_table(digest, region)
+    assert _with_table(digest, bbuddy) == _with_table(digest, Table(bbuddy.symbol,
+                                                                    list(bbuddy.entries)))
+    assert len(_with_table(digest, bbuddy)) == len(digest)

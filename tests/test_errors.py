@@ -129,15 +129,16 @@ def test_unexpected_error_outside_tasks_is_one_line(tmp_path: Path, capsys, monk
     assert "AttributeError" in line and "views/report.py" in line
 
 
-@pytest.mark.parametrize(("option", "name"), [("--aslr-map", "aslr-map"),
-                                              ("-c", "custom-loader")])
-def test_research_options_spacer_does_not_offer_are_refused_with_the_reason(
-        tmp_path: Path, capsys, option: str, name: str):
+@pytest.mark.parametrize(("option", "words"), [
+    ("--aslr-map", ("aslr-map", "README")),
+    ("-c", ("custom-loader", "--aslr 2", "one pool file holds one content per address"))])
+def test_research_options_that_do_not_fit_are_refused_with_the_reason(
+        tmp_path: Path, capsys, option: str, words: tuple[str, ...]):
     out = tmp_path / "out"
     code, line = one_line(capsys, "align", "-w", str(tmp_path), "-o", str(out), "--aslr", "2",
                           option)
     assert code == BAD_INPUT
-    assert name in line and "README" in line
+    assert all(word in line for word in words), line
     assert not out.exists(), "refused before anything is written"
 
 

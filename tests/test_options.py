@@ -29,7 +29,10 @@ DRIFT = [
     (["-l", "0x1000"], ["loc=0x1000"], "out of range"),
     (["-l", "0x200001"], ["loc=0x200001"], "not page-aligned"),
     (["-l", "zz"], ["loc=zz"], "not a whole number"),
-    (["-c"], ["custom_loader=1"], "custom-loader"),
+    (["-c", "--aslr", "2"], ["custom_loader=1", "aslr=2"], "does not go with"),
+    (["-c", "--no-align"], ["custom_loader=1", "align=0"], "does not go with"),
+    (["--pool-memory", "64"], ["pool_memory=64"], "only applies to"),
+    (["-c", "--pool-memory", "8"], ["custom_loader=1", "pool_memory=8"], "out of range"),
 ]
 
 
@@ -156,20 +159,29 @@ def test_every_planner_option_reaches_the_planner_through_both_entry_points(tmp_
     from spacer.tasks.common import Pipeline
 
     assert set(PLAN_OPTIONS) == {f.name for f in fields(PlanOptions)}
-    spelled = {"loc": "0x200000", "align": "0", "group": "0", "copy_objs": "1", "aslr": "2",
-               "same_mapping": "1", "headroom": "0.5"}
-    expected = PlanOptions(loc=0x200000, align=False, group=False, copy_objs=True, aslr=2,
-                           same_mapping=True, headroom=0.5)
-    assert expected != PlanOptions()  # every field differs from its default
-    assert all(getattr(expected, f.name) != f.default for f in fields(PlanOptions))
-    ns = cli.parser().parse_args(["align", "-l", "0x200000", "--no-align", "--no-group",
-                                  "--copy-objs", "--aslr", "2", "--aslr-same-mapping",
-                                  "--headroom", "0.5"])
-    spacer = settings_of(validate({o.name: getattr(ns, o.name) for o in OPTIONS if o.flags}))
-    doit = settings_from_vars(spelled)
-    for settings in (spacer, doit):
-        pipeline = Pipeline([], OutputLayout(tmp_path), option_values(settings))
-        assert pipeline.options == expected
+    # Two runs, since -c goes with neither --aslr 2 nor --no-align; between them every
+    # field differs from its default.
+    runs = [
+        ({"loc": "0x200000", "align": "0", "group": "0", "copy_objs": "1", "aslr": "2",
+          "same_mapping": "1", "headroom": "0.5"},
+         PlanOptions(loc=0x200000, align=False, group=False, copy_objs=True, aslr=2,
+                     same_mapping=True, headroom=0.5),
+         ["-l", "0x200000", "--no-align", "--no-group", "--copy-objs", "--aslr", "2",
+          "--aslr-same-mapping", "--headroom", "0.5"]),
+        ({"custom_loader": "1", "aslr": "1"}, PlanOptions(custom_loader=True, aslr=1),
+         ["-c", "--aslr", "1"]),
+    ]
+    changed = {f.name for _, expected, _ in runs for f in fields(PlanOptions)
+               if getattr(expected, f.name) != f.default}
+    assert changed == {f.name for f in fields(PlanOptions)}
+    for spelled, expected, argv in runs:
+        ns = cli.parser().parse_args(["align", *argv])
+        spacer = settings_of(validate({o.name: getattr(ns, o.name) for o in OPTIONS
+                                       if o.flags}))
+        doit = settings_from_vars(spelled)
+        for settings in (spacer, doit):
+            pipeline = Pipeline([], OutputLayout(tmp_path), option_values(settings))
+            assert pipeline.options == expected
 
 
 def test_report_imports_no_pipeline_stage(tmp_path):

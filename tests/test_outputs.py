@@ -47,12 +47,14 @@ def _measurement(label: str, stable: bool, split: bool = True) -> memory.SetMeas
 
 
 @pytest.mark.parametrize("x", ["instances", "apps"])
-def test_memory_table_fits_80_columns_without_cutting_headers(x: str):
-    points = [memory.Point(100, 16, _measurement("original", True),
-                           _measurement("aligned", False, split=False)),
-              memory.Point(1000, 1, _measurement("original", True),
-                           _measurement("aligned", True))]
-    result = memory.FleetMemory(["a"] * 1000, 32, x, points)
+@pytest.mark.parametrize("pool", [False, True])
+def test_memory_table_fits_80_columns_without_cutting_headers(x: str, pool: bool):
+    labels = memory.POOL_SETS if pool else memory.PLAIN_SETS
+    points = [memory.Point(100, 16, {label: _measurement(label, label != "aligned",
+                                                          split=label != "aligned")
+                                     for label in labels}),
+              memory.Point(1000, 1, {label: _measurement(label, True) for label in labels})]
+    result = memory.FleetMemory(["a"] * 1000, 32, x, points, labels=labels)
     text = _render(bench_memory.table(result))
     assert "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80

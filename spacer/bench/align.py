@@ -26,7 +26,7 @@ from spacer.core.rewrite.compiles import CompileCache
 from spacer.run.settings import Settings
 
 SCHEMA = "spacer-bench-align/2"  # 2: "compiles" counts distinct compiles
-STAGES = ("fleet", "extract", "pic", "symbols", "plan", "aslr", "lds", "relink", "verify",
+STAGES = ("fleet", "extract", "pic", "symbols", "plan", "aslr", "lds", "relink", "verify", "pool",
           "report")
 
 

@@ -116,6 +116,10 @@ def _memory(subparsers: argparse._SubParsersAction) -> None:
                    help="run QEMU lean: -machine pc,acpi=off (no ACPI table blocks) on top "
                         "of -nodefaults; only for images that boot without ACPI (real "
                         "Unikraft 0.17 images do not)")
+    p.add_argument("--pool", action="store_true",
+                   help="a fleet aligned with -c: measure five sets, original without and "
+                        "with KSM, aligned with KSM, and booted from the pool without and "
+                        "with KSM (and the pooled set in the timeline)")
     p.add_argument("--timeline", action="store_true",
                    help="also sample each set's frames every second after its guests start, "
                         "at the kernel's default KSM rate and at the bench's fast one")

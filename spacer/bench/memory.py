@@ -70,7 +70,8 @@ def run(ns: argparse.Namespace) -> int:
         if instances < 1:
             raise SpacerError("--instances must be at least 1")
         manifest_path = (ns.out or ns.workspace / ".spacer") / "manifest.json"
-        manifest = fleet.load_manifest(manifest_path, ns.apps)
+        manifest = fleet.load_manifest(manifest_path, ns.apps, ns.pool, ns.memory)
+        labels = fleet.POOL_SETS if ns.pool else fleet.PLAIN_SETS
         steps = fleet.sweep_steps(ns.sweep, len(manifest), manifest_path) if ns.sweep else None
         guests.qemu_available()
         if ns.plot:
@@ -93,13 +94,16 @@ def run(ns: argparse.Namespace) -> int:
                     status.update(msg)
                 if steps:
                     result = fleet.measure_sweep(session, manifest, steps, instances, ns.memory,
-                                                  ns.timeout, progress=progress, lean=ns.lean)
+                                                  ns.timeout, progress=progress, lean=ns.lean,
+                                                  labels=labels)
                 else:
                     result = fleet.measure_fleet(session, manifest, counts, ns.memory,
-                                                  ns.timeout, progress=progress, lean=ns.lean)
+                                                  ns.timeout, progress=progress, lean=ns.lean,
+                                                  labels=labels)
                 if ns.timeline:
                     apps = result.apps[:steps[-1]] if steps else result.apps
-                    sets = {label: [manifest[a][label] for a in apps] for label in guests.SETS}
+                    sources = ("original", "aligned", "pooled") if ns.pool else guests.SETS
+                    sets = {label: [manifest[a][label] for a in apps] for label in sources}
                     result.timeline = timeline.measure_timeline(
                         session, sets, apps, instances, ns.memory, ns.timeline_seconds,
                         lean=ns.lean, progress=progress)
@@ -135,7 +139,14 @@ def run(ns: argparse.Namespace) -> int:
 # Guests, frames saved, the KSM wait, the static prediction and the split's details are
 # in the JSON, not columns: 80 columns.
 COLUMNS = ("set", "frames used", "MiB", "image shared", "image private", "firmware",
-           "runtime", "aligned / original")
+           "runtime", "against original")
+
+
+NO_KSM = "†"  # marks a set measured without KSM
+
+
+def _shown(label: str) -> str:
+    return label.replace("_no_ksm", NO_KSM)
 
 
 def table(result: fleet.FleetMemory) -> Table:
@@ -145,15 +156,16 @@ def table(result: fleet.FleetMemory) -> Table:
     rows = []
     unstable = False
     for point in result.points:
-        orig, ali = point.original, point.aligned
         x = str(point.apps if result.x == "apps" else point.instances)
-        for m in (orig, ali):
-            ratio = f"{ali.frames / orig.frames:.3f}" if m is ali and orig.frames else ""
+        for i, (label, m) in enumerate(point.sets.items()):
+            # Against the original set of the same KSM state.
+            base = point.sets.get("original" if fleet.SET_KINDS[label].ksm else "original_no_ksm")
+            ratio = f"{m.frames / base.frames:.3f}" if base and m is not base and base.frames else ""
             unstable = unstable or not m.stable
             parts = ((str(m.split.image_shared), str(m.split.image_private),
                       str(m.split.firmware), str(m.split.runtime)) if m.split
                      else ("?", "?", "?", "?"))
-            rows.append((x if m is orig else "", m.label,
+            rows.append((x if i == 0 else "", _shown(label),
                          str(m.frames) + ("" if m.stable else "*"), f"{m.mib:.1f}", *parts,
                          ratio))
     columns = (result.x, *COLUMNS)
@@ -177,10 +189,14 @@ def table(result: fleet.FleetMemory) -> Table:
     if last is not None and last.guests:
         notes.append(f"firmware = QEMU's BIOS, ROM and ACPI blocks: "
                      f"{last.firmware_pages / last.guests:.0f} pages per guest before KSM")
-    if any(m.split is None for p in result.points for m in (p.original, p.aligned)):
+    if any(m.split is None for p in result.points for m in p.sets.values()):
         notes.append("? = frame numbers hidden (not root), no split")
     if unstable:
         notes.append("* KSM had not settled when measured")
+    if any(label.endswith("_no_ksm") for label in result.labels):
+        notes.append(f"{NO_KSM} without KSM: read once the guests booted; the ratio is "
+                     f"against the original set of the same kind; pooled = booted from the "
+                     "pool (-c)")
     t.caption = "; ".join(notes)
     return t
 
@@ -223,7 +239,7 @@ PLOT_KEY = "spacer-bench-memory"  # the PNG text chunk holding the plotted data,
 def plot_data(result: fleet.FleetMemory) -> dict:
     """What :func:`plot` draws: the x values and each line's MiB, as plain data."""
     xs = [p.apps if result.x == "apps" else p.instances for p in result.points]
-    lines = {label: [round(m.mib, 3) for m in getattr(result, label)] for label in guests.SETS}
+    lines = {label: [round(m.mib, 3) for m in result.of(label)] for label in result.labels}
     if all(m.split is not None for m in result.aligned):
         lines["runtime (aligned)"] = [round(m.split.runtime * fleet.PAGE_SIZE / 2**20, 3)
                                       for m in result.aligned]
@@ -238,10 +254,14 @@ def plot(result: fleet.FleetMemory, path: Path) -> None:
     data = plot_data(result)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     styles = {"original": {"marker": "o"}, "aligned": {"marker": "s"},
+              "pooled": {"marker": "^"}, "original_no_ksm": {"marker": "o", "linestyle": ":"},
+              "pooled_no_ksm": {"marker": "^", "linestyle": ":"},
               "runtime (aligned)": {"linestyle": "--", "color": "grey"}}
     for label, mib in data["mib"].items():
         name = ("aligned: runtime memory (not image content)"
-                if label.startswith("runtime") else f"{label} images")
+                if label.startswith("runtime") else
+                f"{label.removesuffix('_no_ksm')} images"
+                + (", no KSM" if label.endswith("_no_ksm") else ""))
         ax.plot(data["xs"], mib, label=name, **styles[label])
     if result.x == "apps":
         ax.set_xlabel("number of different apps (one guest each)")
@@ -279,7 +299,7 @@ def plot_timeline(tl: timeline.Timeline, path: Path) -> None:
     plt = _matplotlib()
     data = timeline_plot_data(tl)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    colours = {"original": "tab:blue", "aligned": "tab:orange"}
+    colours = {"original": "tab:blue", "aligned": "tab:orange", "pooled": "tab:green"}
     for line in data["lines"]:
         ax.plot(line["t"], line["mib"], color=colours.get(line["set"]),
                 linestyle="--" if line["rate"] == "default" else "-",

@@ -46,9 +46,19 @@ class Option:
     requires: tuple[str, Any] | None = None  # (option, value) it only applies with
     negatable: bool = False  # --x / --no-x
     refusal: str = ""  # for the research tool's options spacer refuses: why
+    # (option, value, why): combinations refused, with the reason
+    conflicts: tuple[tuple[str, Any, str], ...] = ()
 
     def spelled(self, doit: bool) -> str:
         return f"{self.name}=" if doit or not self.flags else self.flags[-1]
+
+    def shown(self, value: Any, doit: bool) -> str:
+        """The option set to ``value`` as the user would write it (``--no-align``)."""
+        if self.kind == "bool":
+            if doit or not self.flags:
+                return f"{self.name}={int(value)}"
+            return self.flags[-1] if value else f"--no-{self.flags[-1].removeprefix('--')}"
+        return self.given(value, doit)
 
     def given(self, value: Any, doit: bool) -> str:
         """The option with ``value``, as the user wrote it (``--aslr 3``, ``aslr=3``)."""
@@ -113,12 +123,20 @@ OPTIONS: tuple[Option, ...] = (
            "data (strings, jump tables) relative to itself, so read-only data kept at "
            "fixed addresses while code moves would make those pages differ; --aslr 2 "
            "moves them together and keeps both shared (README: Options)"),
-    Option("custom_loader", ("-c", "--custom-loader"), "refused", False,
-           "the research tool's move of each image's own libraries out of the shared "
-           "range: spacer's layout already does it; refused with the reason",
-           refusal="-c/--custom-loader is not needed: spacer already places each image's "
-           "own libraries after the shared slots of each kind, outside the shared range "
-           "(README: Options)"),
+    Option("custom_loader", ("-c", "--custom-loader"), "bool", False,
+           "put every shared read-only slot (code, read-only data) into one region above "
+           "every image's own pages, and build a pool: one file of guest RAM holding that "
+           "region, which QEMU maps for every guest (spacer boot --pool), so those pages "
+           "are shared from the first instant, without KSM", stages=("plan",),
+           recorded=True, planner=True,
+           conflicts=(("aslr", 2, "every image then places its libraries at addresses of "
+                       "its own, and one pool file holds one content per address"),
+                      ("align", False, "the pool shares whole pages, so every slot must "
+                       "start on a page of its own"))),
+    Option("pool_memory", ("--pool-memory",), "int", 256,
+           "-c: size of the pool file in MiB, the largest guest RAM it serves (default 256; "
+           "the file is sparse)", metavar="MIB", low=16, high=LOC_RANGE[1] >> 20,
+           stages=("pool",), requires=("custom_loader", True)),
     Option("headroom", ("--headroom",), "float", 0.0,
            "room for each shared library to grow in a rebuild without moving, as a "
            "fraction of its size, from 0 to 1 (default 0)", metavar="F",
@@ -126,7 +144,8 @@ OPTIONS: tuple[Option, ...] = (
            planner=True),
     Option("replan", ("--replan",), "bool", False,
            "plan from scratch; by default the previous layout is kept as far as it can "
-           "be, so only the apps whose libraries must move are relinked", stages=("plan",)),
+           "be, so only the apps whose libraries must move are relinked (and with -c, "
+           "the pool keeps its pages)", stages=("plan", "pool")),
     Option("relink_only", ("--relink-only",), "bool", False,
            "relink with the existing plan and linker scripts"),
 )
@@ -198,13 +217,18 @@ def validate(given: dict[str, Any], doit: bool = False) -> dict[str, Any]:
         raw = given.get(option.name)
         if option.kind == "refused" and values[option.name]:
             raise BadInput(option.refusal)
+        for other, value, why in option.conflicts if values[option.name] else ():
+            if values[other] == value:
+                raise BadInput(f"{option.shown(values[option.name], doit)} does not go with "
+                               f"{BY_NAME[other].shown(value, doit)}: {why}",
+                               hint="leave one of them out")
         if option.requires and raw is not None and values[option.name] != option.default:
             need, value = option.requires
             if values[need] != value:
                 other = BY_NAME[need]
                 raise BadInput(f"{option.spelled(doit)} only applies to "
-                               f"{other.given(value, doit)}",
-                               hint=f"add {other.given(value, doit)} or leave "
+                               f"{other.shown(value, doit)}",
+                               hint=f"add {other.shown(value, doit)} or leave "
                                f"{option.spelled(doit)} out")
     return values
 

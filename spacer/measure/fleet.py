@@ -27,12 +27,34 @@ from spacer.measure.frames import (
     resident_by_block,
     split_frames,
 )
-from spacer.measure.guests import LEAN_OPTIONS, SETS, running_guests
-from spacer.measure.ksm import Session
+from spacer.measure.guests import LEAN_OPTIONS, Launch, running_guests
+from spacer.measure.ksm import RUN, Session, Wait
 from spacer.measure.ramblocks import query_ramblocks
 from spacer.measure.timeline import Timeline
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SetKind:
+    """A set of guests: which images it boots (``source``), and whether KSM runs."""
+
+    label: str
+    source: str  # "original", "aligned" or "pooled" (booted from the pool, -c)
+    ksm: bool
+
+
+# In the order they are measured. Without KSM, a set is counted once its guests
+# booted and went quiet; with it, once KSM settled.
+SET_KINDS = {k.label: k for k in (
+    SetKind("original_no_ksm", "original", False),
+    SetKind("original", "original", True),
+    SetKind("aligned", "aligned", True),
+    SetKind("pooled_no_ksm", "pooled", False),
+    SetKind("pooled", "pooled", True),
+)}
+PLAIN_SETS = ("original", "aligned")
+POOL_SETS = tuple(SET_KINDS)
 
 @dataclass
 class SetMeasurement:
@@ -71,12 +93,14 @@ class SetMeasurement:
         return self.frames * PAGE_SIZE / 2**20
 
 
-def measure_set(session: Session, images: list[Path], instances: int, label: str,
+def measure_set(session: Session, images: list[Path | Launch], instances: int, label: str,
                 memory_mib: int = 32, timeout: float = 120.0, scans: int = 3,
                 progress: Progress | None = None,
                 contents: dict[Path, ImageFacts] | None = None,
-                lean: bool = False) -> SetMeasurement:
+                lean: bool = False, ksm: bool = True) -> SetMeasurement:
     """Boot ``instances`` guests of every image, let KSM settle, read, stop them.
+    Without ``ksm``, KSM is paused for the set, and the guests are read once they
+    booted and went quiet.
 
     With frame numbers readable (root), the frames are also split into image pages
     shared across guests, image pages of one guest, and runtime memory
@@ -85,36 +109,33 @@ def measure_set(session: Session, images: list[Path], instances: int, label: str
     say = progress or (lambda _msg: None)
     contents = {} if contents is None else contents
     start = time.monotonic()
-    todo = [Path(img) for img in images for _ in range(instances)]
-    for image in set(todo) - set(contents):
+    todo = [img if isinstance(img, Launch) else Launch(Path(img))
+            for img in images for _ in range(instances)]
+    seen = [launch.seen for launch in todo]
+    for image in set(seen) - set(contents):
         contents[image] = image_content(image)
     say(f"{label}: booting {len(todo)} guests")
-    # Many guests boot slower on few cores: half a second more per guest.
-    with running_guests(todo, memory_mib, boot_timeout=60.0 + 0.5 * len(todo), lean=lean,
-                        qmp=True) as guests:
-        say(f"{label}: {len(todo)} guests: waiting for KSM to settle")
-        pids = [g.proc.pid for g in guests]
-        blocks = [query_ramblocks(g.qmp) for g in guests]
-        # Watch only our guests' merged pages when the kernel tells them apart.
-        probe = (lambda: merging_pages(pids)) if merging_pages(pids) is not None else None
-        waited = session.wait_stable(scans=scans, timeout=timeout, probe=probe)
-        say(f"{label}: {len(todo)} guests: reading their frames")
-        resident = sum(mergeable_resident_pages(pid) for pid in pids)
-        counters = session.counters()
-        held = guest_frames(pids, memory_mib << 20, [contents[img].addresses for img in todo],
-                            blocks)
-        digests = frame_digests(held.where) if held is not None else {}
-        firmware_blocks: dict[str, int] = {}
-        for pid, listed in zip(pids, blocks, strict=True):
-            for name, pages in resident_by_block(pid, listed, memory_mib << 20).items():
-                firmware_blocks[name] = firmware_blocks.get(name, 0) + pages
-    split = None
-    if held is not None:
-        frames, method = len(held.owners), "pagemap"
-        split = split_frames(held.owners, digests, [contents[img].digests for img in todo],
-                             held.at_image, held.firmware)
-    else:
-        frames, method = resident - counters.pages_sharing, "pages_sharing"
+    session.set({RUN: "1" if ksm else "0"})
+    try:
+        # Many guests boot slower on few cores: half a second more per guest.
+        with running_guests([t.image for t in todo], memory_mib,
+                            boot_timeout=60.0 + 0.5 * len(todo), lean=lean, qmp=True,
+                            extras=[t.extra for t in todo]) as guests:
+            pids = [g.proc.pid for g in guests]
+            blocks = [query_ramblocks(g.qmp) for g in guests]
+            if ksm:
+                say(f"{label}: {len(todo)} guests: waiting for KSM to settle")
+                # Watch only our guests' merged pages when the kernel tells them apart.
+                probe = ((lambda: merging_pages(pids)) if merging_pages(pids) is not None
+                         else None)
+                waited = session.wait_stable(scans=scans, timeout=timeout, probe=probe)
+            else:
+                waited = Wait(session.counters(), True, 0.0, 0)
+            result = _read_set(session, pids, blocks, seen, contents, memory_mib, say,
+                               label)
+    finally:
+        session.set({RUN: "1"})
+    frames, method, split, resident, counters, firmware_blocks = result
     return SetMeasurement(
         label=label, instances=instances, guests=len(todo), resident_pages=resident,
         frames=frames, frames_saved=resident - frames, method=method,
@@ -124,14 +145,39 @@ def measure_set(session: Session, images: list[Path], instances: int, label: str
         firmware_pages=sum(firmware_blocks.values()), firmware_blocks=firmware_blocks)
 
 
-def load_manifest(path: Path, apps: list[str] | None = None) -> dict[str, dict[str, Path]]:
-    """``manifest.json`` -> {app: {"original": image, "aligned": image}} for the chosen apps."""
+def _read_set(session: Session, pids: list[int], blocks: list, seen: list[Path],
+              contents: dict[Path, ImageFacts], memory_mib: int, say: Progress,
+              label: str) -> tuple:
+    """The frames the running ``guests`` hold, and their split."""
+    say(f"{label}: {len(seen)} guests: reading their frames")
+    resident = sum(mergeable_resident_pages(pid) for pid in pids)
+    counters = session.counters()
+    held = guest_frames(pids, memory_mib << 20, [contents[img].addresses for img in seen],
+                        blocks)
+    digests = frame_digests(held.where) if held is not None else {}
+    firmware_blocks: dict[str, int] = {}
+    for pid, listed in zip(pids, blocks, strict=True):
+        for name, pages in resident_by_block(pid, listed, memory_mib << 20).items():
+            firmware_blocks[name] = firmware_blocks.get(name, 0) + pages
+    if held is None:
+        return (resident - counters.pages_sharing, "pages_sharing", None, resident, counters,
+                firmware_blocks)
+    split = split_frames(held.owners, digests, [contents[img].digests for img in seen],
+                         held.at_image, held.firmware)
+    return len(held.owners), "pagemap", split, resident, counters, firmware_blocks
+
+
+def load_manifest(path: Path, apps: list[str] | None = None, pool: bool = False,
+                  memory_mib: int = 32) -> dict[str, dict[str, Launch]]:
+    """``manifest.json`` -> {app: {"original": launch, "aligned": launch}} for the chosen
+    apps; with ``pool``, also "pooled": the app's loader image booted from the fleet's
+    pool (``spacer align -c``), checked before any guest starts."""
     path = Path(path)
     try:
         manifest = read_manifest(path)
     except FileNotFoundError:
         raise BadInput("no manifest.json", path, "run `spacer align` first") from None
-    table = {app: {s: Path(getattr(entry, s).image) for s in SETS}
+    table = {app: {s: Launch(Path(getattr(entry, s).image)) for s in PLAIN_SETS}
              for app, entry in manifest.apps.items()}
     if apps:
         unknown = sorted(set(apps) - set(table))
@@ -141,12 +187,30 @@ def load_manifest(path: Path, apps: list[str] | None = None) -> dict[str, dict[s
         table = {app: table[app] for app in apps}
     if not table:
         raise BadInput("the manifest lists no apps", path)
+    if pool:
+        _add_pool(table, path, memory_mib)
     for sets in table.values():
-        for image in sets.values():
-            if not image.is_file():
-                raise BadInput("image listed in the manifest is missing", image,
+        for launch in sets.values():
+            if not launch.image.is_file():
+                raise BadInput("image listed in the manifest is missing", launch.image,
                                "rerun `spacer align`")
     return table
+
+
+def _add_pool(table: dict[str, dict[str, Launch]], manifest: Path, memory_mib: int) -> None:
+    from spacer.core.formats.pool import read_pool
+    from spacer.measure.pool import check_pool, pool_app, pool_options
+
+    where = manifest.parent / "pool" / "pool.json"
+    if not where.is_file():
+        raise BadInput("--pool: no pool beside the manifest", where,
+                       "align the fleet with spacer align -c")
+    facts = read_pool(where)
+    check_pool(facts, memory_mib, where)
+    for app, sets in table.items():
+        entry = pool_app(facts, app, where)
+        sets["pooled"] = Launch(Path(entry.image), pool_options(facts, entry, memory_mib),
+                                sets["aligned"].image)
 
 
 def instance_steps(k: int) -> list[int]:
@@ -174,15 +238,23 @@ def sweep_steps(counts: list[int], available: int, manifest: Path) -> list[int]:
 
 @dataclass
 class Point:
-    """One step of a run: the first ``apps`` apps, ``instances`` guests of each, both sets."""
+    """One step of a run: the first ``apps`` apps, ``instances`` guests of each, every
+    set (by label: :data:`SET_KINDS`)."""
 
     apps: int
     instances: int
-    original: SetMeasurement
-    aligned: SetMeasurement
+    sets: dict[str, SetMeasurement]
+
+    @property
+    def original(self) -> SetMeasurement:
+        return self.sets["original"]
+
+    @property
+    def aligned(self) -> SetMeasurement:
+        return self.sets["aligned"]
 
     def of(self, label: str) -> SetMeasurement:
-        return self.original if label == "original" else self.aligned
+        return self.sets[label]
 
 
 @dataclass
@@ -197,6 +269,7 @@ class FleetMemory:
     seconds: float = 0.0
     lean: bool = False  # QEMU ran with LEAN_OPTIONS
     timeline: Timeline | None = None
+    labels: tuple[str, ...] = PLAIN_SETS  # the sets of each point, in order
 
     @property
     def original(self) -> list[SetMeasurement]:
@@ -205,6 +278,9 @@ class FleetMemory:
     @property
     def aligned(self) -> list[SetMeasurement]:
         return [p.aligned for p in self.points]
+
+    def of(self, label: str) -> list[SetMeasurement]:
+        return [p.of(label) for p in self.points]
 
 
 class _Images:
@@ -223,51 +299,56 @@ class _Images:
         return stats.readonly.distinct + stats.writable.distinct
 
 
-def _measure_point(session: Session, manifest: dict[str, dict[str, Path]], apps: list[str],
+def _measure_point(session: Session, manifest: dict[str, dict[str, Launch]], apps: list[str],
                    instances: int, images: _Images, memory_mib: int, timeout: float,
-                   progress: Progress | None, prefix: str = "", lean: bool = False) -> Point:
-    """The original set of ``apps``, stopped, then the aligned set."""
+                   progress: Progress | None, prefix: str = "", lean: bool = False,
+                   labels: tuple[str, ...] = PLAIN_SETS) -> Point:
+    """Each set of ``labels`` of ``apps`` in turn, each stopped before the next starts."""
     def say(msg: str) -> None:
         if progress is not None:
             progress(prefix + msg)
 
     sets = {}
-    for label in SETS:
-        chosen = [manifest[a][label] for a in apps]
-        predicted = images.predicted(chosen)
+    for label in labels:
+        kind = SET_KINDS[label]
+        chosen = [manifest[a][kind.source] for a in apps]
+        predicted = images.predicted([c.seen for c in chosen])
         m = measure_set(session, chosen, instances, label, memory_mib, timeout,
-                        progress=say, contents=images.contents, lean=lean)
+                        progress=say, contents=images.contents, lean=lean, ksm=kind.ksm)
         m.predicted_pages = predicted
         sets[label] = m
-    return Point(len(apps), instances, sets["original"], sets["aligned"])
+    return Point(len(apps), instances, sets)
 
 
-def measure_fleet(session: Session, manifest: dict[str, dict[str, Path]], counts: list[int],
+def measure_fleet(session: Session, manifest: dict[str, dict[str, Launch]], counts: list[int],
                   memory_mib: int = 32, timeout: float = 120.0,
-                  progress: Progress | None = None, lean: bool = False) -> FleetMemory:
-    """For each instance count: every app's original set, stopped, then the aligned set."""
+                  progress: Progress | None = None, lean: bool = False,
+                  labels: tuple[str, ...] = PLAIN_SETS) -> FleetMemory:
+    """For each instance count: every app's sets of ``labels``, one after the other."""
     start = time.monotonic()
-    result = FleetMemory(sorted(manifest), memory_mib, "instances", lean=lean)
+    result = FleetMemory(sorted(manifest), memory_mib, "instances", lean=lean, labels=labels)
     images = _Images()
     for k in counts:
         result.points.append(_measure_point(session, manifest, result.apps, k, images,
-                                            memory_mib, timeout, progress, lean=lean))
+                                            memory_mib, timeout, progress, lean=lean,
+                                            labels=labels))
     result.seconds = round(time.monotonic() - start, 1)
     return result
 
 
-def measure_sweep(session: Session, manifest: dict[str, dict[str, Path]], app_counts: list[int],
-                  instances: int = 1, memory_mib: int = 32, timeout: float = 120.0,
-                  progress: Progress | None = None, lean: bool = False) -> FleetMemory:
+def measure_sweep(session: Session, manifest: dict[str, dict[str, Launch]],
+                  app_counts: list[int], instances: int = 1, memory_mib: int = 32,
+                  timeout: float = 120.0, progress: Progress | None = None,
+                  lean: bool = False, labels: tuple[str, ...] = PLAIN_SETS) -> FleetMemory:
     """For each n of ``app_counts`` (ascending): the first n apps by name, ``instances``
-    guests each, original set then aligned set."""
+    guests each, the sets of ``labels`` one after the other."""
     start = time.monotonic()
-    result = FleetMemory(sorted(manifest), memory_mib, "apps", lean=lean)
+    result = FleetMemory(sorted(manifest), memory_mib, "apps", lean=lean, labels=labels)
     images = _Images()
     for n in app_counts:
         result.points.append(_measure_point(session, manifest, result.apps[:n], instances,
                                             images, memory_mib, timeout, progress,
-                                            f"{n} apps, ", lean=lean))
+                                            f"{n} apps, ", lean=lean, labels=labels))
     result.seconds = round(time.monotonic() - start, 1)
     return result
 
@@ -294,8 +375,9 @@ def as_json(result: FleetMemory) -> dict:
         "seconds": result.seconds,
         "lean": result.lean,
         "qemu_options": list(LEAN_OPTIONS) if result.lean else [],
+        "sets": list(result.labels),
         "points": [{"apps": p.apps, "instances": p.instances, "guests": p.original.guests,
-                    "original": set_json(p.original), "aligned": set_json(p.aligned)}
+                    **{label: set_json(m) for label, m in p.sets.items()}}
                    for p in result.points],
         "timeline": None if result.timeline is None else result.timeline.to_json(),
     }

@@ -43,14 +43,15 @@ LEAN_OPTIONS = ("-machine", "pc,acpi=off")
 
 
 def guest_argv(image: Path, memory_mib: int = 32, lean: bool = False,
-               qmp: Path | None = None) -> list[str]:
+               qmp: Path | None = None, extra: tuple[str, ...] = ()) -> list[str]:
     """QEMU's argv for a guest that stays resident after it is done.
 
     Starts from :func:`spacer.measure.qemu.qemu_argv` and drops the two options
     that would end QEMU: the isa-debug-exit device and ``-no-reboot``. ``lean`` adds
-    :data:`LEAN_OPTIONS`; ``qmp``, a QMP socket to ask QEMU for its RAM blocks.
+    :data:`LEAN_OPTIONS`; ``qmp``, a QMP socket to ask QEMU for its RAM blocks;
+    ``extra``, more options (booting from the pool).
     """
-    extra = LEAN_OPTIONS if lean else ()
+    extra = (*(LEAN_OPTIONS if lean else ()), *extra)
     if qmp is not None:
         extra = (*extra, "-qmp", f"unix:{qmp},server=on,wait=off")
     argv = qemu.qemu_argv(Path(image), memory_mib, extra=extra)
@@ -86,6 +87,21 @@ def die_with_parent(argv: list[str]) -> list[str]:
         raise ToolMissing(f"{SETPRIV} not found, needed to stop guests if spacer dies",
                           hint="install util-linux")
     return [tool, "--pdeathsig", "KILL", "--", *argv]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One guest to start: the image QEMU boots, the QEMU options it adds, and the image
+    whose pages the guest sees once loaded (for the split; by default the one booted:
+    a guest booted from the pool sees its full aligned image)."""
+
+    image: Path
+    extra: tuple[str, ...] = ()
+    content: Path | None = None
+
+    @property
+    def seen(self) -> Path:
+        return self.content or self.image
 
 
 @dataclass
@@ -175,10 +191,12 @@ def _wait_booted(guests: list[Guest], timeout: float, settle: float) -> None:
 @contextmanager
 def running_guests(images: list[Path], memory_mib: int = 32, boot_timeout: float = 60.0,
                    settle: float = 1.0, lean: bool = False, qmp: bool = False,
-                   wait: bool = True) -> Iterator[list[Guest]]:
+                   wait: bool = True,
+                   extras: list[tuple[str, ...]] | None = None) -> Iterator[list[Guest]]:
     """Start one guest per entry of ``images``; stop them all on exit, even on Ctrl-C.
     With ``wait`` (the default), yield once every guest booted and went quiet; ``qmp``
-    gives each guest a QMP socket (:attr:`Guest.qmp`)."""
+    gives each guest a QMP socket (:attr:`Guest.qmp`); ``extras``, more QEMU options
+    per guest."""
     guests: list[Guest] = []
     with tempfile.TemporaryDirectory(prefix="spacer-guests-") as tmp:
         try:
@@ -189,7 +207,8 @@ def running_guests(images: list[Path], memory_mib: int = 32, boot_timeout: float
                 with log.open("wb") as out, log.with_suffix(".err").open("wb") as err:
                     # Own session: Ctrl-C reaches spacer only, which then stops them in order.
                     proc = subprocess.Popen(
-                        die_with_parent(guest_argv(Path(image), memory_mib, lean, sock)),
+                        die_with_parent(guest_argv(Path(image), memory_mib, lean, sock,
+                                                   extras[i] if extras else ())),
                         stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                         start_new_session=True)
                 guests.append(Guest(Path(image), proc, log, sock))

@@ -20,7 +20,10 @@ from pathlib import Path
 
 from spacer.core.errors import ExternalFailure
 
-RAM_NAMES = frozenset({"pc.ram"})  # the guest's RAM on QEMU's pc and q35 machines
+# The guest's RAM on QEMU's pc and q35 machines, and when booted from the pool (a
+# memory backend's block is named after its id).
+POOL_RAM = "spacer-pool"
+RAM_NAMES = frozenset({"pc.ram", POOL_RAM})
 FIRMWARE = "firmware"  # a mapping named without the block list
 UNKNOWN = "?"  # a mergeable mapping of a size no block has
 

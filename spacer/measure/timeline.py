@@ -16,7 +16,13 @@ from pathlib import Path
 
 from spacer.measure import ksm
 from spacer.measure.frames import guest_frames, mergeable_resident_pages
-from spacer.measure.guests import Guest, check_not_crashed, check_running, running_guests
+from spacer.measure.guests import (
+    Guest,
+    Launch,
+    check_not_crashed,
+    check_running,
+    running_guests,
+)
 
 Progress = Callable[[str], None]
 
@@ -90,12 +96,14 @@ def frame_sampler(guests: list[Guest], session: ksm.Session,
     return sample
 
 
-def measure_timeline(session: ksm.Session, sets: dict[str, list[Path]], apps: list[str],
-                     instances: int, memory_mib: int = 32, seconds: float = 30.0,
+def measure_timeline(session: ksm.Session, sets: dict[str, list[Path | Launch]],
+                     apps: list[str], instances: int, memory_mib: int = 32,
+                     seconds: float = 30.0,
                      interval: float = 1.0, lean: bool = False,
                      progress: Progress | None = None) -> Timeline:
-    """For each rate of :data:`RATES`, each set of ``sets`` (label -> images) in turn:
-    start ``instances`` guests per image and sample their frames for ``seconds``."""
+    """For each rate of :data:`RATES`, each set of ``sets`` (label -> images, or guests
+    to launch) in turn: start ``instances`` guests per image and sample their frames
+    for ``seconds``."""
     say = progress or (lambda _msg: None)
     by_frame = os.geteuid() == 0  # the kernel shows frame numbers to root only
     method = "pagemap" if by_frame else "pages_sharing"
@@ -104,9 +112,11 @@ def measure_timeline(session: ksm.Session, sets: dict[str, list[Path]], apps: li
     for rate, settings in RATES.items():
         session.set(settings)
         for label, images in sets.items():
-            todo = [Path(img) for img in images for _ in range(instances)]
+            todo = [img if isinstance(img, Launch) else Launch(Path(img))
+                    for img in images for _ in range(instances)]
             say(f"timeline: {label}, KSM rate {rate}: {len(todo)} guests, {seconds:g} s")
-            with running_guests(todo, memory_mib, lean=lean, wait=False) as guests:
+            with running_guests([t.image for t in todo], memory_mib, lean=lean, wait=False,
+                                extras=[t.extra for t in todo]) as guests:
                 series = sample_every(Series(label, rate, method),
                                       frame_sampler(guests, session, by_frame),
                                       seconds, interval)

@@ -1,5 +1,6 @@
 """doit tasks of the align pipeline, stage by stage: extract, pic (``--aslr``), symbols,
-plan, aslr (``--aslr 2``), lds, relink, verify, report, and ``align`` over them all.
+plan, aslr (``--aslr 2``), lds, relink, verify, pool (``-c``), report, and ``align``
+over them all.
 
 Every arrow of the pipeline is a file; doit's md5 check on those files decides what
 reruns. The plan keeps the previous layout and writes one slice per app, leaving
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from spacer.tasks import aslr, extract, lds, pic, plan, relink, report, symbols, verify
+from spacer.tasks import aslr, extract, lds, pic, plan, pool, relink, report, symbols, verify
 from spacer.tasks.common import Pipeline, versioned
 
 # Every basename the pipeline's tasks use (doit must know them before a delayed
 # creation: ``doit align`` on the demo creates them after the fleet is built).
 STAGES = ("extract", "pic", "symbols", "plan", "aslr", "_objects", "lds", "relink", "verify",
-          "report", "align")
+          "pool", "report", "align")
 
 
 def align_tasks(p: Pipeline, relink_only: bool = False,
@@ -39,6 +40,8 @@ def _align_tasks(p: Pipeline, relink_only: bool, variables: tuple[str, ...]) -> 
         yield from lds.tasks(p)
     yield from relink.tasks(p)
     yield from verify.tasks(p)
+    if p.options.custom_loader:
+        yield from pool.tasks(p)
     yield from report.tasks(p)
     # doit shows a task's first doc line only: the variables are named there.
     yield {"basename": "align", "doc": "extract, plan, relink, verify and report the fleet; "

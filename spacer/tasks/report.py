@@ -21,6 +21,7 @@ def tasks(p: Pipeline) -> Iterator[dict]:
            + [str(p.layout.extract(n)) for n in p.names]
            + [str(p.layout.plan_slice(n)) for n in p.names]
            + ([str(f(n)) for n in p.names for f in (p.layout.aslr_map, p.layout.pic)]
-              if p.options.moving else []),
+              if p.options.moving else [])
+           + ([str(p.layout.pool_facts)] if p.options.custom_loader else []),
            "targets": [str(p.layout.report), str(p.layout.manifest)],
            "config": p.settings("report"), "clean": True}

@@ -103,6 +103,7 @@ class AppFacts:
     anchor_addresses: dict[str, int]  # kind -> where its anchor began in the original image
     rebuilt_commands: int | None = None  # pic: the compiler commands rerun
     version: int = FACTS_VERSION
+    image_end: int = 0  # where the original image's last allocated byte ends
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,7 +115,8 @@ class AppFacts:
             return cls(data["app"], data["build_dir"], LinkRecipe.from_json(data["recipe"]),
                        {k: Anchor(**v) for k, v in data["anchors"].items()},
                        data["text_head"], [ObjectFacts.from_json(o) for o in data["objects"]],
-                       dict(data["anchor_addresses"]), data["rebuilt_commands"])
+                       dict(data["anchor_addresses"]), data["rebuilt_commands"],
+                       FACTS_VERSION, data.get("image_end", 0))
 
 
 def read_facts(path: Path) -> AppFacts:

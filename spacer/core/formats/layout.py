@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from spacer.core.formats.versioned import check_version, read_format, shape
 
 if TYPE_CHECKING:  # imported when a layout is read whole: reading its moves needs none
-    from spacer.core.formats.slices import Slice
+    from spacer.core.formats.slices import PoolRegion, Slice
 
 LAYOUT_VERSION = 4  # 4: --aslr 2 blocks move as chunks (3: the tables follow the read-only slots)
 _HINT = "run spacer align --replan"
@@ -69,13 +69,14 @@ class Layout:
     slices: dict[str, Slice]  # app -> its slice (as plan/<app>.json)
     packed_bound: int  # the fewest read-only library pages any layout needs
     version: int = LAYOUT_VERSION
+    pool: PoolRegion | None = None  # -c: the region of the shared slots
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: Any, where: str = "layout.json") -> Layout:
-        from spacer.core.formats.slices import Slice
+        from spacer.core.formats.slices import PoolRegion, Slice
 
         check_version(data, "a layout", LAYOUT_VERSION, where, _HINT)
         with shape("a layout", where, _HINT):
@@ -84,7 +85,9 @@ class Layout:
                 {k: AreaRoom(**v) for k, v in data["areas"].items()}, dict(data["tls"]),
                 [UnitRecord(**u) for u in data["units"]], [Move(**m) for m in data["moves"]],
                 {app: Slice.from_json(s, where) for app, s in data["slices"].items()},
-                data["packed_bound"])
+                data["packed_bound"], LAYOUT_VERSION,
+                PoolRegion({k: list(v) for k, v in data["pool"]["areas"].items()})
+                if data.get("pool") else None)
 
 
 def read_layout(path: Path) -> Layout:

@@ -139,6 +139,30 @@ class AslrMap:
 
 
 @dataclass(frozen=True)
+class PoolRegion:
+    """``-c``: the region that holds every shared slot but TLS, above every image's own
+    pages (and the room QEMU's loader writes after them): per kind, its [base, size],
+    in the order code, read-only data, data, bss. Code, read-only data, and data with
+    bss each get a program header of their own."""
+
+    areas: dict[str, list[int]]  # kind -> [base, size]
+
+    @property
+    def base(self) -> int:
+        return min(base for base, _ in self.areas.values())
+
+    @property
+    def end(self) -> int:
+        return max(base + size for base, size in self.areas.values())
+
+    def start(self, kind: str) -> int:
+        return self.areas[kind][0]
+
+    def size(self, kind: str) -> int:
+        return self.areas[kind][1]
+
+
+@dataclass(frozen=True)
 class Slice:
     app: str
     text_start: int
@@ -151,6 +175,7 @@ class Slice:
     private_tables: list[Table]
     aslr: Blocks | None
     aslr_map: AslrMap | None = None
+    pool: PoolRegion | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,7 +190,9 @@ class Slice:
                 data["tls"], dict(data["objects"]),
                 [Table.from_json(t) for t in data["private_tables"]],
                 Blocks.from_json(data["aslr"]) if data.get("aslr") else None,
-                AslrMap.from_json(data["aslr_map"]) if data.get("aslr_map") else None)
+                AslrMap.from_json(data["aslr_map"]) if data.get("aslr_map") else None,
+                PoolRegion({k: list(v) for k, v in data["pool"]["areas"].items()})
+                if data.get("pool") else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"not a plan slice of this spacer ({type(exc).__name__}: {exc})",
                            where or None, "run spacer align --replan") from None

@@ -76,8 +76,27 @@ class OutputLayout:
     def image(self, app: AppBuild) -> Path:
         return image_path(app, self.app_dir(app.name))
 
+    def debug_image(self, app: AppBuild) -> Path:
+        return debug_image(self.image(app))
+
     def verify(self, app: str) -> Path:
         return self.app_dir(app) / "verify.json"
+
+    @property
+    def pool_dir(self) -> Path:
+        """``-c``: the pool files, ``pool.json``, and each app's loader image and patch."""
+        return self.root / "pool"
+
+    @property
+    def pool_facts(self) -> Path:
+        return self.pool_dir / "pool.json"
+
+    def pool_image(self, app: AppBuild) -> Path:
+        """The app's loader image: its bootable image without the pool's pages."""
+        return image_path(app, self.pool_dir / app.name)
+
+    def pool_patch(self, app: str) -> Path:
+        return self.pool_dir / app / "patch.elf"
 
     @property
     def report(self) -> Path:

@@ -20,6 +20,7 @@ class PlanOptions:
     # 2: and every image places its shared libraries in its own random order
     same_mapping: bool = False  # aslr 2: keep the aslr-1 order, move by random gaps only
     headroom: float = HEADROOM  # room to grow, as a fraction of each slot's size
+    custom_loader: bool = False  # the shared read-only slots go into one pool region
 
     @property
     def moving(self) -> bool:

@@ -28,7 +28,17 @@ from itertools import pairwise
 from spacer.core.errors import BadInput
 from spacer.core.formats.facts import AppFacts, KindFacts
 from spacer.core.formats.layout import AreaRoom, Layout, UnitRecord
-from spacer.core.formats.slices import Area, AreaBase, BlockRoom, Blocks, Part, Slice, Slot, Table
+from spacer.core.formats.slices import (
+    Area,
+    AreaBase,
+    BlockRoom,
+    Blocks,
+    Part,
+    PoolRegion,
+    Slice,
+    Slot,
+    Table,
+)
 from spacer.core.formats.symbols import AppSymbols
 from spacer.core.planner.blocks import SEGMENT_OF, blocks_of, moving_areas, room_of
 from spacer.core.planner.model import Library, PlanOptions, Unit
@@ -36,6 +46,7 @@ from spacer.core.planner.previous import Previous, private_copies, readonly_page
 from spacer.core.readers.placement import (
     ABSOLUTE_KINDS,
     PACKED_KINDS,
+    POOL_KINDS,
     SEPARATE_KINDS,
     TABLE,
     TLS_KINDS,
@@ -51,6 +62,11 @@ from spacer.core.sharing.pages import PAGE_SIZE as PAGE
 AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
 AREA_SLACK = 64 << 10  # free room after each area
+# -c: the room left between the largest image's own pages and the pool region. QEMU's
+# multiboot loader writes the whole span of the loaded image, gaps as zeros, then its
+# command line, module list and modules right after it (DESIGN.md section 9): pool
+# pages must lie beyond all of that.
+POOL_ROOM = 1 << 20
 TLS_SLACK = 1024  # free room in each TLS section
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly
 
@@ -176,12 +192,19 @@ def _headroom(size: int, options: PlanOptions) -> int:
 
 
 def _colour(units: list[Unit], kind: str, page_align: bool,
-            previous: Previous | None = None, reserved: tuple[int, int] | None = None) -> int:
+            previous: Previous | None = None, reserved: tuple[int, int] | None = None,
+            exclusive: bool = False) -> int:
     """First-fit interval colouring of ``kind``; returns the area's size. With a
     previous layout, every unit that still fits its old slot, and meets no other kept
     unit in an image, keeps it; the others are placed first-fit around them, and
-    around ``reserved`` (the old tables' room), which every image keeps."""
+    around ``reserved`` (the old tables' room), which every image keeps. ``exclusive``
+    (the pool's kinds under ``-c``): no two units share an address, even units that
+    never meet in an image, since the pool file holds one content per address."""
     busy: dict[str, list[tuple[int, int]]] = {}
+
+    def holders(u: Unit) -> list[str]:
+        return ["pool"] if exclusive else u.apps
+
     end = 0
     placed = set()
     for u in sorted(units, key=lambda u: -len(u.apps)) if previous else ():
@@ -189,11 +212,11 @@ def _colour(units: list[Unit], kind: str, page_align: bool,
         if old is None or kind not in old.offsets or u.sizes.get(kind, 0) > old.reserve[kind]:
             continue
         lo, hi = old.offsets[kind], old.offsets[kind] + old.reserve[kind]
-        if any(a < hi and lo < b for app in u.apps for a, b in busy.get(app, [])):
+        if any(a < hi and lo < b for app in holders(u) for a, b in busy.get(app, [])):
             continue
         u.offsets[kind], u.reserve[kind] = lo, hi - lo
         placed.add(u.id)
-        for app in u.apps:
+        for app in holders(u):
             busy.setdefault(app, []).append((lo, hi))
         end = max(end, hi)
     # Spoilt slots last: first-fit then puts them at the end of their images' areas,
@@ -207,7 +230,7 @@ def _colour(units: list[Unit], kind: str, page_align: bool,
                            else "meets another library's slot in a new image")
         step = max(PAGE, u.aligns[kind]) if page_align and kind not in PACKED_KINDS \
             else u.aligns[kind]
-        taken = sorted([*(iv for app in u.apps for iv in busy.get(app, [])),
+        taken = sorted([*(iv for app in holders(u) for iv in busy.get(app, [])),
                         *([reserved] if reserved else [])])
         offset = 0
         for lo, hi in taken:
@@ -215,11 +238,11 @@ def _colour(units: list[Unit], kind: str, page_align: bool,
                 break
             offset = max(offset, align_up(hi, step))
         u.offsets[kind], u.reserve[kind] = offset, size
-        for app in u.apps:
+        for app in holders(u):
             busy.setdefault(app, []).append((offset, offset + size))
         end = max(end, offset + size)
     if previous:
-        end = max(end, previous.area_size(kind))
+        end = max(end, previous.pool_size(kind) if exclusive else previous.area_size(kind))
     return align_up(end, PAGE) if page_align and kind not in PACKED_KINDS else end
 
 
@@ -273,14 +296,21 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
     # The previous layout is kept when the planner's options are the same (the seed
     # and other recorded options only change later stages).
     mine = asdict(options)
-    same = previous and {k: previous.options.get(k) for k in mine} == mine
+    defaults = asdict(DEFAULT_OPTIONS)  # an option newer than the layout had its default
+    same = previous and {k: previous.options.get(k, defaults[k]) for k in mine} == mine
     old = Previous(previous) if same else None
     units = _units(extracts, options, old)
     if old:
         private_copies(units, old)
+    pooled = options.custom_loader
     tables_room = old.table_room(options.align) if old and not options.moving else None
-    sizes = {k: _colour(units, k, options.align, old, tables_room if k == "rodata" else None)
+    sizes = {k: _colour(units, k, options.align, old,
+                        tables_room if k == "rodata" and not pooled else None,
+                        exclusive=pooled and k in POOL_KINDS)
              for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
+    pool_sizes = {k: sizes[k] for k in POOL_KINDS}
+    if pooled:  # the image's own part of those areas keeps no slot (the tables stay)
+        sizes.update(dict.fromkeys(POOL_KINDS, 0))
     moving = moving_areas(extracts, units, sizes, options) if options.moving else None
     tables_at = None if options.moving else _tables_last(units, sizes, options.align, old)
     # The TLS block keeps its shape while what it must hold fits in it; else it gets
@@ -288,6 +318,8 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
     tls = {k: old.tls[k] if old and old.tls.get(k, 0) >= need else
            align_up(need + TLS_SLACK, 64) for k, need in _tls_totals(extracts, units, sizes).items()}
     bases = _bases(extracts, units, sizes, tls["tdata_total"], options, old)
+    pool = _pool(extracts, units, bases, sizes, tls["tdata_total"], pool_sizes, options, old) \
+        if pooled else None
     if moving is not None and "rodata" not in bases:
         raise BadInput("--aslr 2 puts the moving libraries at the start of the read-only "
                        "area, and not every image has a .rodata output section",
@@ -303,8 +335,9 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
                           {lib.name: lib.holders for lib in u.members}, u.sizes, u.offsets,
                           u.spoilt, u.reserve, u.raw_offsets, u.raw_sizes) for u in units],
         moves=old.moves if old else [],
-        slices={e.app: _slice(e, units, bases, tls, options, moving) for e in extracts},
+        slices={e.app: _slice(e, units, bases, tls, options, moving, pool) for e in extracts},
         packed_bound=packed_bound(extracts),
+        pool=pool,
     )
 
 
@@ -338,7 +371,7 @@ def _bases(extracts: list[AppFacts], units: list[Unit], sizes: dict[str, int], t
             raise BadInput(f"--loc {options.loc:#x} must be page-aligned and at least "
                            f"{text_area:#x} (end of the largest boot code)")
         text_area = options.loc
-    elif old and (old.base("text") or 0) >= text_area:
+    elif old and not options.custom_loader and (old.base("text") or 0) >= text_area:
         text_area = old.base("text")
     bases = {"text": text_area}
     area_end = {e.app: text_area + sizes["text"] for e in extracts}
@@ -373,6 +406,65 @@ def _bases(extracts: list[AppFacts], units: list[Unit], sizes: dict[str, int], t
     return bases
 
 
+def _area_order(extracts: list[AppFacts]) -> list[str]:
+    kinds = [k for k in AREA_STEPS if all(k in e.anchors for e in extracts)]
+    return sorted(kinds, key=lambda k: _anchor_addr(extracts[0], k))
+
+
+def _own_end(ex: AppFacts, units: list[Unit], bases: dict[str, int], sizes: dict[str, int],
+             tdata_total: int, last: str) -> int:
+    """Where the image's own pages end: after the ``last`` area, what its anchor held
+    up to the image's end, less what moved into slots (as :func:`_bases` estimates the
+    next area's start)."""
+    if not ex.image_end:
+        raise BadInput("the app's facts do not say where its image ends", ex.build_dir,
+                       "run spacer align --replan")
+    size = tdata_total if last == "tdata" else sizes[last]
+    solid, slack = _moved(ex, units, last)
+    lo = _anchor_addr(ex, last)
+    grown = sum(n for obj in ex.objects for k, n in obj.grown.items()
+                if k in ex.anchors and _anchor_addr(ex, k) >= lo)
+    return bases[last] + size + ex.image_end - lo - solid + slack + grown + PAGE
+
+
+def _pool(extracts: list[AppFacts], units: list[Unit], bases: dict[str, int],
+          sizes: dict[str, int], tdata_total: int, pool_sizes: dict[str, int],
+          options: PlanOptions, old: Previous | None) -> PoolRegion:
+    """``-c``: the pool region, above the largest image's own pages and the loader's
+    room (:data:`POOL_ROOM`): one area per kind of :data:`POOL_KINDS`, each from a fresh
+    page, with room to grow before the next. A previous layout's areas stay while
+    their slots fit."""
+    last = _area_order(extracts)[-1]
+    need = align_up(max(_own_end(e, units, bases, sizes, tdata_total, last)
+                        for e in extracts) + POOL_ROOM, PAGE)
+    before = old.pool if old else None
+    at = need
+    if options.loc is not None:
+        if options.loc < need:
+            raise BadInput(f"--loc {options.loc:#x} is below what -c needs: the pool region "
+                           f"must start at {need:#x} or later (the largest image's own pages "
+                           f"end below {need - POOL_ROOM:#x}, and QEMU's loader writes after "
+                           "them)", hint=f"use --loc {need:#x} or leave --loc out")
+        at = options.loc
+    elif before and before.base >= need:
+        at = before.base
+    elif before:
+        old.move("the pool region", "pool", "an image's own pages grew into the room "
+                 "below it", ["all"])
+    areas = {}
+    for kind in POOL_KINDS:
+        size = align_up(pool_sizes.get(kind, 0), PAGE)
+        if before and kind in before.areas and before.start(kind) >= at \
+                and (not areas or before.base == areas[POOL_KINDS[0]][0]):
+            at = before.start(kind)
+        elif before and kind in before.areas and options.loc is None:
+            old.move(f"the pool's {kind} area", kind, "the area before it grew into it",
+                     ["all"])
+        areas[kind] = [at, size]
+        at = align_up(at + size + max(AREA_SLACK, _headroom(size, options)), PAGE)
+    return PoolRegion(areas)
+
+
 def _grown(ex: AppFacts, first: str, end: str) -> int:
     """Bytes the objects gained, against the original image's, in the kinds whose
     anchors lie from ``first``'s up to ``end``'s (rebuilt code can be larger: -fPIC
@@ -401,9 +493,11 @@ def _tls_totals(extracts: list[AppFacts], units: list[Unit], sizes: dict[str, in
 
 
 def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
-           options: PlanOptions, moving: dict | None) -> Slice:
+           options: PlanOptions, moving: dict | None, pool: PoolRegion | None) -> Slice:
     """What one app's linker script needs: its slots, in address order, per kind."""
     app = ex.app
+    # -c: the pool's kinds have their slots in the pool region.
+    slot_bases = {**bases, **({k: pool.start(k) for k in POOL_KINDS} if pool else {})}
     mine = [u for u in units if app in u.apps]
     areas: dict[str, Area] = {}
 
@@ -435,7 +529,7 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
         if kind == "eh_frame":
             continue  # placed inside the rodata slots
         slots = []
-        base = bases.get(kind) if kind != "tbss" else None
+        base = slot_bases.get(kind) if kind != "tbss" else None
         moves = moving is not None and kind in ABSOLUTE_KINDS
         for u in mine:
             # --aslr 2: the block's table sits at the end of its data.
@@ -472,7 +566,8 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
         app=ex.app,
         text_start=_anchor_addr(ex, "text"),
         bases={k: AreaBase(bases[k], ex.anchors[k].output)
-               for k in AREA_STEPS if k in bases and k in ex.anchors and k != "text"},
+               for k in AREA_STEPS if k in bases and k in ex.anchors and k != "text"
+               and (pool is None or _fixed_under_pool(k, bases))},
         text_area=bases["text"],
         page_align=options.align,
         areas=areas,
@@ -493,7 +588,20 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
                              else None)
                    for u in sorted(moving["apps"][app]["units"],
                                    key=lambda u: (u.offsets.get("text", -1), u.id))]),
+        pool=pool,
     )
+
+
+def _fixed_under_pool(kind: str, bases: dict[str, int]) -> bool:
+    """``-c``: whether the image's own area of ``kind`` still needs the fleet-wide base.
+    Its slots are in the pool, so only the tables (``--aslr 1``: at a fixed distance
+    from their library's code) and the TLS block (its slots, and bounds that shared
+    code reads) need one. The others follow the image's own content: a base would
+    leave a gap up to the largest image's content, which QEMU's loader writes as zeros,
+    a private page per guest for each page of gap."""
+    if kind == "rodata":
+        return TABLE in bases
+    return kind == "tdata"
 
 
 def _table_copy(table: Table) -> Table:

@@ -72,6 +72,7 @@ class Previous:
         self.libraries = {m for u in layout.units for m in u.members}
         self.unit_of = {m: u.id for u in layout.units for m in u.members}
         self.areas: dict[str, AreaRoom] = layout.areas
+        self.pool = layout.pool
         self.tls: dict[str, int] = layout.tls
         self.apps: set[str] = set(layout.apps)
         self.moves: list[Move] = []
@@ -109,6 +110,12 @@ class Previous:
 
     def area_size(self, kind: str) -> int:
         return self.areas[kind].size if kind in self.areas else 0
+
+    def pool_size(self, kind: str) -> int:
+        """The size the pool region gave ``kind`` (``-c``)."""
+        if self.pool is None:
+            return 0
+        return self.pool.size(kind) if kind in self.pool.areas else 0
 
     def table_room(self, page_align: bool) -> tuple[int, int] | None:
         """Where the tables were in the read-only area, from its start, up to the end of

@@ -38,6 +38,9 @@ ABSOLUTE_KINDS = ("text", "rodata", "data", "bss")  # a unit's .eh_frame rides i
 # the read-only slots; every table page differs per image anyway.
 TABLE = "got"
 PACKED_KINDS = (*TLS_KINDS, TABLE)
+# -c: the kinds whose shared slots go into the pool region, in its order (.eh_frame
+# rides in rodata's slots; TLS stays in each image, its offsets count from its end)
+POOL_KINDS = ("text", "rodata", "data", "bss")
 
 
 @dataclass(frozen=True)

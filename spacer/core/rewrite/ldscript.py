@@ -23,7 +23,7 @@ from dataclasses import replace
 from spacer.core.errors import BadInput
 from spacer.core.formats.slices import Area, Part, Slice, Slot, Table
 from spacer.core.readers.ldparse import OutputSection, Script, Statement, parse_script
-from spacer.core.readers.placement import TABLE, TLS_KINDS, find_anchors
+from spacer.core.readers.placement import POOL_KINDS, TABLE, TLS_KINDS, find_anchors
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
@@ -201,6 +201,49 @@ def _padded(script: Script, piece: Slice, sections: list[tuple[int, str, str]]) 
     return "".join(out)
 
 
+# -c: the pool region's program headers, each over the areas of the kinds it names.
+POOL_SEGMENTS = {"spacer_pool_x": (("text",), _FLAGS["rx"]),
+                 "spacer_pool_r": (("rodata",), _FLAGS["r"]),
+                 "spacer_pool_w": (("data", "bss"), _FLAGS["rw"])}
+
+
+def _pool_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
+    """``-c``: the pool region, first in the script so that its statements take the
+    shared libraries' sections before any catch-all does, then ``.`` back where it
+    was. Each slot part is an output section at its address, in the program header of
+    its kind (code, read-only data, data with bss), declared last so that they come
+    last in the file too. Each segment covers its whole part of the region, whatever
+    this image holds: a byte at its start, and an empty (NOLOAD) section to its end,
+    so no page of the region goes to the image's heap."""
+    pool = piece.pool
+    starts = [pool.start(kinds[0]) for kinds, _ in POOL_SEGMENTS.values()] + [pool.end]
+    out = ["/* spacer: the pool region (-c) */\n__spacer_pool_dot = .;\n"]
+    for index, (segment, (kinds, _)) in enumerate(POOL_SEGMENTS.items()):
+        phdr = f":{segment}" if script.phdrs else ""
+        start, end = starts[index], starts[index + 1]
+        lines = []
+        for kind in kinds:
+            area = piece.areas.get(kind)
+            lines += [(s.address + p.offset, f"{name}.spacer.{_slug(p.lib)} "
+                       f"{s.address + p.offset:#x} : {{ {_parts([p])} }} {phdr}\n")
+                      for s in (area.slots if area else [])
+                      for name, parts in ((f".{kind}", s.parts), (".eh_frame", s.eh_parts))
+                      for p in parts]
+        lines.sort(key=lambda line: line[0])
+        if not lines or lines[0][0] > start:
+            out.append(f".spacer.pool.{segment} {start:#x} : {{ BYTE(0) }} {phdr}\n")
+        out.extend(text for _, text in lines)
+        out.append(f"__{segment}_end = .;\n.spacer.pool.{segment}.end (NOLOAD) : "
+                   f"{{ . += {end:#x} - __{segment}_end; }} {phdr}\n")
+    out.append(". = __spacer_pool_dot;\n")
+    edits = [(script.sections_start, "\n" + "".join(out))]
+    if script.phdrs:
+        last = max(script.phdr_ends.values())
+        edits.append((last, "".join(f"\n{name} PT_LOAD FLAGS({flags});"
+                                    for name, (_, flags) in POOL_SEGMENTS.items())))
+    return edits
+
+
 def _exclude_moving(script: Script, piece: Slice,
                     region: OutputSection) -> list[tuple[int, str]]:
     """ld gives an input section to the first statement that matches it, so the
@@ -242,14 +285,15 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
                      f". = {base:#x};\n")
             edits.append((_area_start(script, anchor), guard))
     tables = piece.areas.get(TABLE)
+    pooled = POOL_KINDS if piece.pool else ()
     for kind, area in piece.areas.items():
         anchor = script.output(area.anchor)
         # Moving chunks (--aslr 2) were written into their region above.
         area = replace(area, slots=[s for s in area.slots if not s.segment])
-        if anchor is None or not area.slots:
+        if anchor is None or not area.slots or kind in pooled:
             continue
         if kind == TABLE:
-            if "rodata" not in piece.areas:  # else written with the read-only slots
+            if "rodata" not in piece.areas or pooled:  # else written with the read-only slots
                 edits.append((anchor.start, _tables(area, _phdrs(script, anchor))))
             continue
         # The image's own content starts on a fresh page, not in a slot's last page.
@@ -286,6 +330,23 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
         split = anchor.items[area.split].start if area.split < len(anchor.items) \
             else anchor.body_end
         edits.append((split, "/* spacer: shared slots */\n" + "".join(lines)))
+    if piece.pool:
+        edits.extend(_pool_region(script, piece))
+        # With the shared data in the pool, an image's own .data may be empty: ld then
+        # drops the section, and its program header becomes an empty segment at address
+        # 0, which QEMU's multiboot loader loads from. One byte keeps it in place.
+        anchors = find_anchors(script)
+        data = anchors.get("data")
+        anchor = script.output(data.output) if data else None
+        if anchor is not None:
+            edits.append((anchor.body_end, "\n. = ALIGN(8); BYTE(0) /* spacer: keep */\n"))
+        # The image's own code from a fresh page, as after a text area: the boot code's
+        # page then holds the same bytes in every image that has the same boot code.
+        code = anchors["text"]
+        anchor = script.output(code.output)
+        split = anchor.items[code.split].start if code.split < len(anchor.items) \
+            else anchor.body_end
+        edits.append((split, "/* spacer: own code from a fresh page */ . = ALIGN(0x1000);\n"))
     if piece.aslr:  # after the pinned slots, which go before the same statements
         edits.extend(_chunk_region(script, piece))
         edits.extend(_exclude_moving(script, piece, script.output(piece.bases["rodata"].anchor)))

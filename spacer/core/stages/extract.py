@@ -119,6 +119,7 @@ def extract_app(app: AppBuild) -> AppFacts:
         text_head=text_head,
         objects=objects,
         anchor_addresses=anchor_addresses(scripts[default_index], anchors, sections),
+        image_end=max((a + s for a, s in sections.values()), default=0),
     )
 
 

@@ -63,9 +63,14 @@ def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
         # The copy for an image that keeps the library to itself: its calls go direct.
         direct = out_root / "direct" / Path(path).name
         direct_entries = _redirected(compiles, rebuilt[path], direct, name, direct=True)
+        table = Table(table_symbol(name), [(e.symbol, e.weak) for e in entries])
         objects.append(replace(
             facts,
-            table=Table(table_symbol(name), [(e.symbol, e.weak) for e in entries]),
+            # The same bytes with another table are another variant: two configurations
+            # of a library can compile alike and still reach other symbols through its
+            # table (libukboot calling one allocator's init or another's).
+            digest=_with_table(facts.digest, table),
+            table=table,
             original=path,
             direct=DirectCopy(str(direct), Table(table_symbol(name),
                                                  [(e.symbol, e.weak) for e in direct_entries])),
@@ -77,6 +82,12 @@ def pic_app(extract: AppFacts, out_root: Path, jobs: int = 2,
         head_total += head
     return replace(extract, objects=objects, text_head=head_total,
                    rebuilt_commands=len(rebuilder.steps))
+
+
+def _with_table(digest: str, table: Table) -> str:
+    """``digest`` of the object's bytes, made to name its table's entries too."""
+    named = "\n".join(f"{symbol} {int(weak)}" for symbol, weak in table.entries)
+    return hashlib.sha256(f"{digest}\n{named}".encode()).hexdigest()[:len(digest)]
 
 
 def _redirected(cache: CompileCache | None, source: Path, out: Path, library: str,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from spacer.core.formats.facts import AppFacts, read_facts
 from spacer.core.formats.layout import read_layout
-from spacer.core.formats.manifest import ImageFiles, Manifest, ManifestEntry
+from spacer.core.formats.manifest import ImageFiles, Manifest, ManifestEntry, PoolFile, PoolImages
+from spacer.core.formats.pool import read_pool
 from spacer.core.formats.report import (
     AslrLayouts,
     FleetPages,
@@ -85,12 +86,14 @@ def run_report(apps: list[AppBuild], layout: OutputLayout) -> None:
             direct_by_type=dict(fleet_direct_references(symbols).most_common())),
         made_from=made_from(layout, apps),
     )
+    pool = read_pool(layout.pool_facts) if plan.pool else None
     manifest = Manifest({a.name: ManifestEntry(
         original=ImageFiles(str(Path(recipes[a.name].image).resolve()),
                             str(Path(recipes[a.name].debug_image).resolve())),
         aligned=ImageFiles(str(layout.image(a).resolve()),
                            str(debug_image(layout.image(a)).resolve())),
-    ) for a in apps})
+        pool=PoolImages(pool.apps[a.name].image, pool.apps[a.name].patch) if pool else None,
+    ) for a in apps}, pool=PoolFile(pool.file, pool.size, pool.digest) if pool else None)
     write_json_atomic(layout.report, report.to_json())
     write_json_atomic(layout.manifest, manifest.to_json())
 

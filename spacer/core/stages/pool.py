@@ -1,0 +1,129 @@
+"""Stage 7, whole fleet, with ``-c``: the pool and each app's loader and patch.
+
+The pool file holds, at its guest-physical address, every page the fleet's aligned
+images load, with the content most of them load there (:func:`_choose`), and keeps
+it while an image still loads it, so that adding an app whose pages the pool holds
+changes nothing else. Each app gets a stub loader, which loads none of the image (QEMU's
+multiboot loader writes the whole span of what it loads, and its information after
+it), and a patch of the pages where its image differs from the pool, which QEMU's
+generic loader writes at reset (:mod:`spacer.core.rewrite.loader`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from spacer.core.errors import BadInput
+from spacer.core.formats.layout import read_layout
+from spacer.core.formats.pool import PoolApp, PoolFacts, read_pool
+from spacer.core.outputs.atomic import write_bytes_atomic, write_json_atomic
+from spacer.core.outputs.paths import OutputLayout
+from spacer.core.outputs.poolfile import PAGE, write_pool_file
+from spacer.core.readers.workspace import AppBuild
+from spacer.core.rewrite.loader import patch_elf, stub_image
+from spacer.core.sharing.pages import loaded_memory, page_digest
+
+ZERO = bytes(PAGE)
+STUB_ROOM = 1 << 20  # the stub's page, then QEMU's multiboot information after it
+
+
+def _previous_pages(layout: OutputLayout) -> dict[int, bytes]:
+    """The previous pool's digest per page: what the pool keeps while it can."""
+    try:
+        old = read_pool(layout.pool_facts)
+    except (FileNotFoundError, BadInput):
+        return {}
+    found: dict[int, bytes] = {}
+    try:
+        with open(old.file, "rb") as f:
+            for addr in range(old.base, old.end, PAGE):
+                f.seek(addr)
+                found[addr] = page_digest(f.read(PAGE))
+    except OSError:
+        return {}
+    return found
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if not (path.is_file() and path.read_bytes() == data):
+        write_bytes_atomic(path, data)
+
+
+def _choose(counts: Counter, images: int, before: bytes | None, zero: bytes) -> bytes:
+    """The content the pool holds at one page. The previous pool's, while an image
+    still loads it there (or it was a hole): a pool that changes is a new file, and
+    every app's patch may change with it (``--replan`` chooses afresh). Else the one
+    most images load there, unless the page costs fewer private pages as a hole: each
+    image that loads other content there needs a patch page, and each image that loads
+    nothing there a page of zeros (its heap may be there), where a hole costs only the
+    images that load content."""
+    if before is not None and (before == zero or before in counts):
+        return before
+    best = max((n for d, n in counts.items() if d != zero), default=0)
+    tied = [d for d, n in counts.items() if n == best and d != zero]  # in the order met
+    if not tied:
+        return zero
+    pick = tied[0]
+    loaders = sum(counts.values())
+    as_content = loaders - best + (images - loaders)
+    as_hole = loaders - counts.get(zero, 0)
+    return pick if as_content < as_hole else zero
+
+
+def run_pool(apps: list[AppBuild], layout: OutputLayout, memory_mib: int,
+             replan: bool = False) -> None:
+    plan = read_layout(layout.layout)
+    if plan.pool is None:
+        raise BadInput("the layout has no pool region", layout.layout, "run spacer align -c")
+    size = memory_mib << 20
+    votes: dict[int, Counter] = {}
+    content: dict[bytes, bytes] = {}
+    mine: dict[str, dict[int, bytes]] = {}  # app -> its loaded pages' digests
+    for app in sorted(apps, key=lambda a: a.name):
+        pages, _, _ = loaded_memory(layout.image(app))
+        held = {}
+        for addr in sorted(pages):
+            data = bytes(pages[addr])
+            digest = page_digest(data)
+            content.setdefault(digest, data)
+            votes.setdefault(addr, Counter())[digest] += 1
+            held[addr] = digest
+        mine[app.name] = held
+    # The stub's one page: the highest page the images load, when it is zeros in every
+    # one (the end of the pool region's segments), so that QEMU's write of it changes
+    # nothing and leaves no one-page hole between the image and its information, which
+    # Unikraft's allocator would refuse with an error line; else the page after it.
+    top = max(votes)
+    zero = page_digest(ZERO)
+    stub = top if votes[top] == Counter({zero: len(apps)}) else top + PAGE
+    end = stub + STUB_ROOM
+    if end > size:
+        raise BadInput(f"the images and the loader's room end at {end:#x}, past "
+                       f"--pool-memory {memory_mib} MiB", layout.layout,
+                       f"use --pool-memory {-(-end >> 20) + 1} or more")
+    before = {} if replan else _previous_pages(layout)
+    chosen = {addr: _choose(counts, len(apps), before.get(addr), zero)
+              for addr, counts in votes.items()}
+    pool_pages = {a: content[d] for a, d in chosen.items() if d != zero}
+    file, digest = write_pool_file(layout.pool_dir, size, pool_pages)
+    entries = {}
+    for app in apps:
+        image = layout.image(app)
+        held = mine[app.name]
+        # Its pages that differ from the pool's, and zeros where the pool holds another
+        # image's page that this one does not load (its heap would find it there).
+        patch = {a: content[d] for a, d in held.items() if d != chosen[a]}
+        patch.update({a: ZERO for a in pool_pages if a not in held})
+        _write_if_changed(layout.pool_image(app), stub_image(image.read_bytes(), stub, image))
+        target = layout.pool_patch(app.name)
+        if patch:
+            _write_if_changed(target, patch_elf(patch))
+        else:
+            target.unlink(missing_ok=True)
+        entries[app.name] = PoolApp(str(layout.pool_image(app).resolve()),
+                                    str(target.resolve()) if patch else None,
+                                    len(held) - len(patch), len(patch))
+    facts = PoolFacts(str(file.resolve()), size, digest, min(votes), end, len(pool_pages),
+                      entries)
+    write_json_atomic(layout.pool_facts, facts.to_json(), only_if_changed=True)

@@ -1,0 +1,218 @@
+"""-c/--custom-loader: the pool region above every image's own pages, the pool file, the
+loader images and patches, and booting from the pool with plain QEMU."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spacer import cli
+from spacer.core.errors import BAD_INPUT
+from spacer.core.formats.pool import read_pool
+from spacer.core.outputs.poolfile import PAGE, pool_digest
+from spacer.core.readers.elf import PT_LOAD, ElfFile
+from spacer.core.rewrite.loader import patch_elf
+from spacer.core.sharing.pages import loaded_memory
+from spacer.demo.apps import DEMO_APPS
+from spacer.measure.qemu import boot, has_multiboot_header
+from spacer.run.loader import run_tasks
+from spacer.run.settings import Settings
+
+APPS = {a.name: a for a in DEMO_APPS}
+QEMU = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                          reason="QEMU not installed")
+
+
+def _align(workspace: Path, out: Path, **plan) -> Path:
+    settings = Settings(workspace=workspace, out=out, demo=False,
+                        plan={"custom_loader": True, **plan})
+    code, _, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
+    return out
+
+
+@pytest.fixture(scope="module")
+def pooled(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _align(demo_workspace, tmp_path_factory.mktemp("pool0"))
+
+
+@pytest.fixture(scope="module")
+def pooled1(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _align(demo_workspace, tmp_path_factory.mktemp("pool1"), aslr=1)
+
+
+def _segments(path: Path):
+    with path.open("rb") as f, ElfFile.open(f) as elf:
+        return [h for h in elf.program_headers() if h.type == PT_LOAD]
+
+
+def _file_pages(path: Path, lo: int, hi: int) -> dict[int, bytes]:
+    with path.open("rb") as f:
+        f.seek(lo)
+        data = f.read(hi - lo)
+    return {lo + i: data[i:i + PAGE] for i in range(0, len(data), PAGE)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["pooled", "pooled1"])
+def test_pool_and_patch_give_every_image_its_own_bytes(request, mode: str):
+    """What a guest booted from the pool sees (the pool's page, or its patch's) is
+    exactly its aligned image as loaded, on every page the image loads, and zeros on
+    every page it does not; its loader is a stub that loads one page of zeros above
+    all of that, and keeps the multiboot header."""
+    out = request.getfixturevalue(mode)
+    pool = read_pool(out / "pool" / "pool.json")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pool"] == {"path": pool.file, "size": pool.size, "digest": pool.digest}
+    assert pool_digest(Path(pool.file)) == pool.digest
+    in_pool = _file_pages(Path(pool.file), 0, pool.end)
+    shared = 0
+    tops = []
+    for app, entry in manifest["apps"].items():
+        pages, _, _ = loaded_memory(Path(entry["aligned"]["image"]))
+        patch = {}
+        if entry["pool"]["patch"]:
+            patch, _, _ = loaded_memory(Path(entry["pool"]["patch"]))
+        for addr, data in in_pool.items():
+            seen = bytes(patch[addr]) if addr in patch else data
+            assert seen == bytes(pages.get(addr, bytes(PAGE))), (app, hex(addr))
+        shared += len(pages) - len(patch)
+        tops.append(max(pages))
+        stub = Path(entry["pool"]["image"])
+        assert has_multiboot_header(stub.read_bytes()[:8192]), app
+        (segment,) = _segments(stub)
+        assert segment.filesz == 0 and segment.memsz == PAGE
+        tops.append(segment.paddr)
+        assert not bytes(pages.get(segment.paddr, bytes(PAGE))).strip(b"\0"), app
+    assert shared > len(manifest["apps"]) * 3  # the pool serves every image
+    assert max(tops) + PAGE <= pool.end  # QEMU's information goes after the stub's page
+    with open(pool.file, "rb") as f:  # nothing past what the images load
+        f.seek(max(tops) + PAGE)
+        assert not f.read(1 << 20).strip(b"\0")
+
+
+@pytest.mark.slow
+@pytest.mark.boot
+@QEMU
+@pytest.mark.parametrize("mode", ["pooled", "pooled1"])
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_demo_boots_from_the_pool_like_the_original(request, capsys, mode: str, name: str):
+    out = request.getfixturevalue(mode)
+    entry = json.loads((out / "manifest.json").read_text())["apps"][name]
+    original = boot(Path(entry["original"]["image"]), timeout=30)
+    code = cli.main(["boot", "--pool", name, "-o", str(out), "-v"])
+    printed = capsys.readouterr()
+    assert printed.out == original.output
+    assert code == original.exit_code == APPS[name].exit_code
+    argv = printed.err.splitlines()[0]  # -v: the QEMU line, for an operator's launcher
+    assert f"mem-path={read_pool(out / 'pool' / 'pool.json').file}" in argv
+    assert f"-kernel {entry['pool']['image']}" in argv
+
+
+@pytest.mark.slow
+@pytest.mark.boot
+@QEMU
+def test_a_guest_writes_never_reach_the_pool_file(pooled1: Path, capsys):
+    """Every guest writes its RAM, which the pool file backs (and QEMU's generic loader
+    writes the patches' pages over pool pages): the file stays as it was."""
+    pool = read_pool(pooled1 / "pool" / "pool.json")
+    path = Path(pool.file)
+    before = hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+    patched = [a for a, e in pool.apps.items() if e.patch]
+    for name in sorted({*patched[:2], "kvstore", "tlsdemo"}):
+        assert cli.main(["boot", "--pool", name, "-o", str(pooled1)]) == APPS[name].exit_code
+    capsys.readouterr()
+    assert (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns) == before
+    assert path.stat().st_mode & 0o777 == 0o444
+
+
+def _copy_out(out: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, symlinks=True)
+    facts = json.loads((copy / "pool" / "pool.json").read_text())
+    pool = copy / "pool" / Path(facts["file"]).name
+    facts["file"] = str(pool)
+    facts["apps"] = {a: {**e, "image": e["image"].replace(str(out), str(copy)),
+                         "patch": e["patch"] and e["patch"].replace(str(out), str(copy))}
+                     for a, e in facts["apps"].items()}
+    (copy / "pool" / "pool.json").write_text(json.dumps(facts))
+    return copy
+
+
+@pytest.mark.slow
+def test_a_pool_that_does_not_match_is_refused_before_qemu_starts(pooled: Path, tmp_path,
+                                                                   capsys, monkeypatch):
+    def no_qemu(*_args, **_kwargs):
+        raise AssertionError("QEMU started")
+
+    monkeypatch.setattr("spacer.measure.qemu.boot", no_qemu)
+    out = _copy_out(pooled, tmp_path)
+    facts = json.loads((out / "pool" / "pool.json").read_text())
+    pool = Path(facts["file"])
+    pool.chmod(0o644)
+
+    def refused(*argv: str) -> str:
+        code = cli.main(["boot", "--pool", "counter", "-o", str(out), *argv])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == BAD_INPUT and len(lines) == 1, lines
+        return lines[0]
+
+    size = pool.stat().st_size
+    assert "larger than the pool" in refused("-m", str(size // 2**20 * 2))
+    assert "does not reach the end of the pool region" in refused("-m", "2")
+    assert "no app nosuch" in cli_line(out, capsys, "nosuch")
+    with pool.open("r+b") as f:  # one byte of a pool page changed
+        f.seek(facts["base"] + 16)
+        old = f.read(1)
+        f.seek(facts["base"] + 16)
+        f.write(bytes([old[0] ^ 0xFF]))
+    assert "content is not what pool.json records" in refused()
+    with pool.open("r+b") as f:
+        f.truncate(size - PAGE)
+    assert "bytes, pool.json says" in refused()
+
+
+def cli_line(out: Path, capsys, app: str) -> str:
+    code = cli.main(["boot", "--pool", app, "-o", str(out)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == BAD_INPUT and len(lines) == 1, lines
+    return lines[0]
+
+
+def test_patch_elf_loads_each_run_of_pages_where_it_belongs(tmp_path: Path):
+    pages = {0x400000: b"a" * PAGE, 0x401000: b"b" * PAGE, 0x409000: b"c" * PAGE}
+    path = tmp_path / "patch.elf"
+    path.write_bytes(patch_elf(pages))
+    segments = _segments(path)
+    assert [(h.paddr, h.memsz) for h in segments] == [(0x400000, 2 * PAGE), (0x409000, PAGE)]
+    loaded, _, _ = loaded_memory(path)
+    assert {a: bytes(p) for a, p in loaded.items()} == pages
+
+
+@pytest.mark.slow
+def test_adding_an_app_rewrites_no_other_app_nor_a_pool_that_holds_its_pages(
+        small_fleet: dict, demo_copy, tmp_path: Path):
+    ws, out = small_fleet["ws"], small_fleet["out"]
+    _align(ws, out)
+    pool_dir = out / "pool"
+    before = {p: p.stat().st_mtime_ns for p in pool_dir.rglob("*") if p.is_file()
+              and p.name != "pool.json"}
+    first = read_pool(pool_dir / "pool.json")
+    # A copy of an app: every page it loads is one the pool or the first app's patch
+    # already holds, so the pool keeps its file and no other app's file is rewritten.
+    shutil.copytree(ws / "apps" / "counter", ws / "apps" / "counter2", symlinks=True)
+    for record in (ws / "apps" / "counter2").rglob("*.cmd"):
+        record.write_text(record.read_text().replace("/apps/counter/", "/apps/counter2/"))
+    for listing in (ws / "apps" / "counter2").rglob(".*.o.d"):
+        listing.write_text(listing.read_text().replace("/apps/counter/", "/apps/counter2/"))
+    _align(ws, out)
+    after = read_pool(pool_dir / "pool.json")
+    assert after.file == first.file and after.digest == first.digest
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    # It takes what the first takes from the pool, and patches what the first patches.
+    assert (after.apps["counter2"].pool_pages, after.apps["counter2"].patch_pages) == \
+        (first.apps["counter"].pool_pages, first.apps["counter"].patch_pages)
