@@ -123,7 +123,7 @@ def run_pool(apps: list[AppBuild], layout: OutputLayout, memory_mib: int,
             target.unlink(missing_ok=True)
         entries[app.name] = PoolApp(str(layout.pool_image(app).resolve()),
                                     str(target.resolve()) if patch else None,
-                                    len(held) - len(patch), len(patch))
+                                    sum(a not in patch for a in held), len(patch))
     facts = PoolFacts(str(file.resolve()), size, digest, min(votes), end, len(pool_pages),
                       entries)
     write_json_atomic(layout.pool_facts, facts.to_json(), only_if_changed=True)
