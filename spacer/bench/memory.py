@@ -270,13 +270,19 @@ def plot(result: fleet.FleetMemory, path: Path) -> None:
         ax.set_xlabel("instances per app")
         ax.set_title(f"{len(result.apps)} apps: host memory after KSM")
     ax.set_ylabel(f"host memory used (MiB; {result.memory_mib} MiB guests)")
+    _save_png(plt, fig, ax, "upper left", path, PLOT_KEY, data)
+
+
+def _save_png(plt, fig, ax, legend: str, path: Path, key: str, data: dict) -> None:
+    """Axes from 0, grid and legend; the PNG written atomically, with ``data`` as JSON
+    in its text chunk ``key``."""
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc=legend, fontsize="small")
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, metadata={PLOT_KEY: json.dumps(data)})
+    fig.savefig(buf, format="png", dpi=120, metadata={key: json.dumps(data)})
     plt.close(fig)
     write_bytes_atomic(path, buf.getvalue())
 
@@ -307,15 +313,7 @@ def plot_timeline(tl: timeline.Timeline, path: Path) -> None:
     ax.set_xlabel("seconds since the guests started")
     ax.set_ylabel("host memory used (MiB)")
     ax.set_title(f"Time to sharing: {tl.guests} guests per set")
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize="small")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, metadata={TIMELINE_KEY: json.dumps(data)})
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    _save_png(plt, fig, ax, "upper right", path, TIMELINE_KEY, data)
 
 
 def png_text(path: Path) -> dict[str, str]:

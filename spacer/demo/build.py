@@ -80,16 +80,8 @@ def app_source_dir(workspace: Path, app: DemoApp, src_root: Path = SRC_DIR) -> P
     else:
         raise FileNotFoundError(f"{shipped}: no sources for demo app {app.name}")
     folder = Path(workspace).resolve() / "apps" / app.name / "src"
-    write_if_changed(folder / "main.c", text)
+    write_bytes_atomic(folder / "main.c", text.encode(), only_if_changed=True)
     return folder
-
-
-def write_if_changed(path: Path, text: str) -> None:
-    """Write atomically, and not at all when the content is already there (keeps mtimes)."""
-    data = text.encode()
-    if path.is_file() and path.read_bytes() == data:
-        return
-    write_bytes_atomic(path, data)
 
 
 def _library_steps(prefix: str, lib_dir: Path, out_name: str, build: Path,

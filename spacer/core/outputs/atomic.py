@@ -21,13 +21,17 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``.
+def write_bytes_atomic(path: Path, data: bytes, only_if_changed: bool = False) -> bool:
+    """Write to a temporary file beside ``path``, then rename it over ``path``; with
+    ``only_if_changed`` a file that already holds ``data`` is left alone (its mtime
+    too). True if written.
 
     The file gets the mode an ordinary ``open()`` would give it (0666 less the umask,
     so usually 0644), not the 0600 of a temporary file.
     """
     path = Path(path)
+    if only_if_changed and path.is_file() and path.read_bytes() == data:
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     # ".<name>.<random>.tmp": a run killed here leaves it; the next run removes it
     # (spacer.core.outputs.outdir.remove_leftovers).
@@ -40,6 +44,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -50,11 +55,7 @@ def write_json_atomic(path: Path, data: object, only_if_changed: bool = False) -
     """Write ``data`` as JSON; with ``only_if_changed`` an identical file is left alone
     (its timestamp too), so tasks depending on it stay up to date. True if written."""
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
-    path = Path(path)
-    if only_if_changed and path.is_file() and path.read_text() == text:
-        return False
-    write_text_atomic(path, text)
-    return True
+    return write_bytes_atomic(path, text.encode(), only_if_changed)
 
 
 def read_json(path: Path) -> dict:

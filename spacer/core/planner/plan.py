@@ -62,10 +62,9 @@ from spacer.core.sharing.pages import PAGE_SIZE as PAGE
 AREA_STEPS = ("text", "rodata", "tdata", "data", "bss")
 KINDS_ORDER = ("text", "rodata", "tdata", "tbss", "data", "bss")
 AREA_SLACK = 64 << 10  # free room after each area
-# -c: the room left between the largest image's own pages and the pool region. QEMU's
-# multiboot loader writes the whole span of the loaded image, gaps as zeros, then its
-# command line, module list and modules right after it (DESIGN.md section 9): pool
-# pages must lie beyond all of that.
+# -c: the room left between the largest image's own pages and the pool region, so
+# that an image whose own content grows does not move the region (which would relink
+# every image and make a new pool file).
 POOL_ROOM = 1 << 20
 TLS_SLACK = 1024  # free room in each TLS section
 EH_FRAME_SLACK = 64  # ld may pad an .eh_frame output section slightly

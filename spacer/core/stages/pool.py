@@ -12,7 +12,6 @@ generic loader writes at reset (:mod:`spacer.core.rewrite.loader`).
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 from spacer.core.errors import BadInput
 from spacer.core.formats.layout import read_layout
@@ -43,11 +42,6 @@ def _previous_pages(layout: OutputLayout) -> dict[int, bytes]:
     except OSError:
         return {}
     return found
-
-
-def _write_if_changed(path: Path, data: bytes) -> None:
-    if not (path.is_file() and path.read_bytes() == data):
-        write_bytes_atomic(path, data)
 
 
 def _choose(counts: Counter, images: int, before: bytes | None, zero: bytes) -> bytes:
@@ -115,10 +109,11 @@ def run_pool(apps: list[AppBuild], layout: OutputLayout, memory_mib: int,
         # image's page that this one does not load (its heap would find it there).
         patch = {a: content[d] for a, d in held.items() if d != chosen[a]}
         patch.update({a: ZERO for a in pool_pages if a not in held})
-        _write_if_changed(layout.pool_image(app), stub_image(image.read_bytes(), stub, image))
+        write_bytes_atomic(layout.pool_image(app), stub_image(image.read_bytes(), stub, image),
+                           only_if_changed=True)
         target = layout.pool_patch(app.name)
         if patch:
-            _write_if_changed(target, patch_elf(patch))
+            write_bytes_atomic(target, patch_elf(patch), only_if_changed=True)
         else:
             target.unlink(missing_ok=True)
         entries[app.name] = PoolApp(str(layout.pool_image(app).resolve()),
