@@ -13,6 +13,7 @@ import pytest
 
 from spacer import cli
 from spacer.core.errors import BAD_INPUT
+from spacer.core.formats.layout import read_layout
 from spacer.core.formats.pool import read_pool
 from spacer.core.outputs.poolfile import PAGE, pool_digest
 from spacer.core.readers.elf import PT_LOAD, SHF_ALLOC, STT_TLS, ElfFile
@@ -131,6 +132,25 @@ def test_pool_and_patch_give_every_image_its_own_bytes(request, mode: str):
     with open(pool.file, "rb") as f:  # nothing past what the images load
         f.seek(max(tops) + PAGE)
         assert not f.read(1 << 20).strip(b"\0")
+
+
+@pytest.mark.slow
+def test_a_variant_that_two_images_link_is_in_the_pool_unpatched(pooled: Path):
+    """args and fsdemo link another libnolibc than the other demo apps: it gets a slot
+    of its own in the pool region, so neither patches its code or read-only data."""
+    plan = read_layout(pooled / "layout.json")
+    pool = read_pool(pooled / "pool" / "pool.json")
+    own = [u for u in plan.units if "@" in u.id]
+    assert [(u.id.split("@")[0], u.apps) for u in own] == [("libnolibc", ["args", "fsdemo"])]
+    for app in own[0].apps:
+        patch, _, _ = loaded_memory(Path(pool.apps[app].patch))
+        slots = [s for kind in ("text", "rodata") for s in plan.slices[app].areas[kind].slots
+                 if s.unit == own[0].id]
+        assert slots
+        for slot in slots:
+            inside = range(-(-slot.address // PAGE) * PAGE, slot.address + slot.size - PAGE + 1,
+                           PAGE)
+            assert inside and not set(inside) & set(patch), (app, slot.unit)
 
 
 @pytest.mark.slow

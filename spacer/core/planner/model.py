@@ -42,6 +42,14 @@ class Library:
     # Apps that link their own copy at another address: a new app whose variant does
     # not fit the slot the previous layout kept (its variant is not in the slot).
     private: set[str] = field(default_factory=set)
+    # -c: a variant of its own slot (see spacer.core.planner.variants); "" for the
+    # library's main slot, which every other variant shares.
+    tag: str = ""
+
+    @property
+    def key(self) -> str:
+        """What the layout calls it: its name, and its variant's tag if it has one."""
+        return f"{self.name}@{self.tag}" if self.tag else self.name
 
     @property
     def apps(self) -> list[str]:

@@ -43,6 +43,7 @@ from spacer.core.formats.symbols import AppSymbols
 from spacer.core.planner.blocks import SEGMENT_OF, blocks_of, moving_areas, room_of
 from spacer.core.planner.model import Library, PlanOptions, Unit
 from spacer.core.planner.previous import Previous, private_copies, readonly_pages
+from spacer.core.planner.variants import split_variants
 from spacer.core.readers.placement import (
     ABSOLUTE_KINDS,
     PACKED_KINDS,
@@ -112,11 +113,14 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
     # when that relinks no image of the previous layout (else --replan shares it).
     kept = previous.libraries if previous else set()
     shared = []
-    for lib in _libraries(extracts).values():
-        if not lib.kinds() or not (len(lib.holders) >= 2 or (lib.holders and lib.name in kept)):
+    libraries = list(_libraries(extracts).values())
+    if options.custom_loader:
+        libraries = [part for lib in libraries for part in split_variants(lib, previous)]
+    for lib in libraries:
+        if not lib.kinds() or not (len(lib.holders) >= 2 or (lib.holders and lib.key in kept)):
             continue
         staying = previous.apps & set(lib.holders) if previous else set()
-        if previous and lib.name not in kept and staying:
+        if previous and lib.key not in kept and staying:
             # A fresh plan would share it: every holder but one keeps a copy.
             copies = sorted(lib.holders.items())[1:]
             previous.move(lib.name, "all", f"stays unshared, since sharing it would relink "
@@ -137,8 +141,8 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
     for lib in shared:
         # Libraries of different units of the previous layout are not merged when their
         # holders become the same (say, an app was removed): each keeps its slot.
-        before = previous.unit_of.get(lib.name, "") if previous else ""
-        key = (*lib.apps, before) if options.group else (*lib.apps, lib.name)
+        before = previous.unit_of.get(lib.key, "") if previous else ""
+        key = (*lib.apps, before) if options.group else (*lib.apps, lib.key)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
@@ -146,10 +150,10 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
         # Libraries whose bytes differ between images (per-image refs, or several
         # variants among the holders) go last: they spoil fewer of the others' pages.
         group.sort(key=lambda lib: (per_image_refs(lib, all_kinds)
-                                    + (len(set(lib.holders.values())) > 1), lib.name))
+                                    + (len(set(lib.holders.values())) > 1), lib.key))
         for members in blocks_of(group) if options.moving else [group]:
             extra = f"+{len(members) - 1}" if len(members) > 1 else ""
-            units.append(Unit(f"{members[0].name}{extra}", members, members[0].apps))
+            units.append(Unit(f"{members[0].key}{extra}", members, members[0].apps))
     if previous:
         for lib in shared:
             previous.private_variants(lib)
@@ -164,7 +168,7 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
                 offset += size + _headroom(size, options)
                 align = max(align, lib_align)
             u.sizes[kind], u.aligns[kind], u.member_offsets[kind] = offset, align, offsets
-            kept = old.fits(kind, {lib.name: lib.extent(kind)[0] if kind in lib.kinds() else 0
+            kept = old.fits(kind, {lib.key: lib.extent(kind)[0] if kind in lib.kinds() else 0
                                    for lib in u.members}) if old else None
             if kept is not None:  # every member still fits its old room: keep it
                 u.member_offsets[kind] = kept
@@ -330,8 +334,8 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
         apps=sorted(e.app for e in extracts),
         areas={k: AreaRoom(bases.get(k), sizes[k]) for k in sizes},
         tls=tls,
-        units=[UnitRecord(u.id, u.apps, [lib.name for lib in u.members],
-                          {lib.name: lib.holders for lib in u.members}, u.sizes, u.offsets,
+        units=[UnitRecord(u.id, u.apps, [lib.key for lib in u.members],
+                          {lib.key: lib.holders for lib in u.members}, u.sizes, u.offsets,
                           u.spoilt, u.reserve, u.raw_offsets, u.raw_sizes) for u in units],
         moves=old.moves if old else [],
         slices={e.app: _slice(e, units, bases, tls, options, moving, pool) for e in extracts},

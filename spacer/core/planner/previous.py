@@ -71,6 +71,12 @@ class Previous:
         self.units = {tuple(sorted(u.members)): OldUnit(u) for u in layout.units}
         self.libraries = {m for u in layout.units for m in u.members}
         self.unit_of = {m: u.id for u in layout.units for m in u.members}
+        # -c: the library keys (its name, or name@tag) each variant digest was under.
+        self.keys_of: dict[str, set[str]] = {}
+        for u in layout.units:
+            for key, by_app in u.variants.items():
+                for digest in by_app.values():
+                    self.keys_of.setdefault(digest, set()).add(key)
         self.areas: dict[str, AreaRoom] = layout.areas
         self.pool = layout.pool
         self.tls: dict[str, int] = layout.tls
@@ -81,22 +87,28 @@ class Previous:
         """A new app whose variant of ``lib`` does not fit the room ``lib`` had links
         its own copy (``lib.private``): it gives up sharing that library alone, and no
         image of the previous layout relinks."""
-        old = next((u for u in self.units.values() if lib.name in u.members), None)
+        old = next((u for u in self.units.values() if lib.key in u.members), None)
         if old is None:
             return
         for app, digest in sorted(lib.holders.items()):
             if app in self.apps:
                 continue
             sizes = {k: part.size for k, part in lib.variants[digest].kinds.items()}
-            too_big = [k for k, size in sizes.items() if size > old.room(lib.name, k)]
+            too_big = [k for k, size in sizes.items() if size > old.room(lib.key, k)]
             if too_big:
                 lib.private.add(app)
                 self.move(lib.name, ", ".join(too_big),
                           f"{app} links its own copy: its variant does not fit the slot",
                           pages_lost=readonly_pages(lib.variants[digest].kinds))
 
+    def variant_key(self, name: str, digest: str) -> str | None:
+        """The key (:attr:`Library.key`) under which the previous layout slotted
+        variant ``digest`` of library ``name``, if it did."""
+        return next((k for k in sorted(self.keys_of.get(digest, ()))
+                     if k == name or k.startswith(f"{name}@")), None)
+
     def unit(self, u: Unit) -> OldUnit | None:
-        return self.units.get(tuple(sorted(lib.name for lib in u.members)))
+        return self.units.get(tuple(sorted(lib.key for lib in u.members)))
 
     def move(self, unit: str, kind: str, why: str, apps: list[str] | tuple = (),
              pages_lost: int = 0) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from spacer.core.formats.layout import Layout
-from spacer.core.readers.placement import POOL_KINDS
 from spacer.core.sharing.pages import PAGE_SIZE
 
 Ranges = list[tuple[int, int]]
@@ -36,8 +35,8 @@ def unused_ranges(plan: Layout, app: str) -> Ranges:
     piece = plan.slices[app]
     free: Ranges = []
     if plan.pool is not None:
-        held = [(s.address, s.address + s.size) for kind in POOL_KINDS
-                if kind in piece.areas for s in piece.areas[kind].slots]
+        held = [(s.address, s.address + s.size) for area in piece.areas.values()
+                for s in area.slots if s.address is not None]
         free += _minus(plan.pool.base, plan.pool.end, held)
     tdata = plan.areas.get("tdata")
     if piece.tls and tdata and tdata.base is not None and tdata.size:

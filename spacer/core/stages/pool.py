@@ -5,10 +5,11 @@ images load, with the content that leaves the fewest images a patch page there
 (:func:`_choose`), and keeps it while an image still loads it, so that adding an app
 whose pages the pool holds changes nothing else. Only the bytes an image uses count
 (:mod:`spacer.core.sharing.unused`): room for a library it does not link may hold
-the library another image links there. Each app gets a stub loader, which loads none of the image (QEMU's
-multiboot loader writes the whole span of what it loads, and its information after
-it), and a patch of the pages where its image differs from the pool, which QEMU's
-generic loader writes at reset (:mod:`spacer.core.rewrite.loader`).
+the library another image links there. Each app gets a stub loader, which loads none
+of the image (QEMU's multiboot loader writes the whole span of what it loads, and its
+information after it), and a patch of the pages where the bytes its image uses differ
+from the pool's, which QEMU's generic loader writes at reset
+(:mod:`spacer.core.rewrite.loader`).
 """
 
 from __future__ import annotations
