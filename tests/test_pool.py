@@ -15,6 +15,7 @@ from spacer import cli
 from spacer.core.errors import BAD_INPUT
 from spacer.core.formats.layout import read_layout
 from spacer.core.formats.pool import read_pool
+from spacer.core.formats.report import read_report
 from spacer.core.outputs.poolfile import PAGE, pool_digest
 from spacer.core.readers.elf import PT_LOAD, SHF_ALLOC, STT_TLS, ElfFile
 from spacer.core.rewrite.loader import patch_elf
@@ -132,6 +133,25 @@ def test_pool_and_patch_give_every_image_its_own_bytes(request, mode: str):
     with open(pool.file, "rb") as f:  # nothing past what the images load
         f.seek(max(tops) + PAGE)
         assert not f.read(1 << 20).strip(b"\0")
+
+
+@pytest.mark.slow
+def test_the_pool_costs_no_read_only_sharing(pooled: Path, demo_workspace: Path,
+                                             tmp_path: Path):
+    """-c moves the shared slots into the pool region, but code that calls the image's
+    own symbols (libukboot calling main) and that every image links stays in the text
+    area, before the image's own code, which fills its last page: the fleet keeps as
+    few distinct read-only pages as without -c (at most 3% more)."""
+    settings = Settings(workspace=demo_workspace, out=tmp_path / "plain", demo=False)
+    code, _, failures = run_tasks(settings, ["align"])
+    assert code == 0, failures
+    plain = read_report(tmp_path / "plain" / "report.json").aligned.readonly.distinct
+    with_pool = read_report(pooled / "report.json").aligned.readonly.distinct
+    assert with_pool <= plain * 1.03, (with_pool, plain)
+    plan = read_layout(pooled / "layout.json")
+    left = {s.unit for piece in plan.slices.values() for s in piece.areas["text"].slots
+            if not plan.pool.holds(s.address)}
+    assert left == {next(u.id for u in plan.units if "libukboot" in u.members)}
 
 
 @pytest.mark.slow

@@ -43,6 +43,7 @@ class UnitRecord:
     reserve: dict[str, int]
     raw_offsets: dict[str, list[int]]  # member offsets before .eh_frame joins rodata
     raw_sizes: dict[str, int]
+    before_own_code: bool = False  # -c: its code is in the text area, not in the pool
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,9 @@ class PoolRegion:
     def start(self, kind: str) -> int:
         return self.areas[kind][0]
 
+    def holds(self, address: int | None) -> bool:
+        return address is not None and self.base <= address < self.end
+
     def size(self, kind: str) -> int:
         return self.areas[kind][1]
 

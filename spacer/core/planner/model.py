@@ -107,3 +107,5 @@ class Unit:
     # kind -> its slot refers to symbols whose address differs between images (so at
     # least its last page differs anyway: the image's own content may share that page)
     spoilt: dict[str, bool] = field(default_factory=dict)
+    # -c: its code stays in the text area, before the image's own (plan._in_pool)
+    before_own_code: bool = False

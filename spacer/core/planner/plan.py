@@ -143,6 +143,9 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
         # holders become the same (say, an app was removed): each keeps its slot.
         before = previous.unit_of.get(lib.key, "") if previous else ""
         key = (*lib.apps, before) if options.group else (*lib.apps, lib.key)
+        if _before_own_code(lib, per_image_refs(lib, ("text",)), len(extracts), options,
+                            previous):
+            key = (*key, "calls the image")  # its code stays out of the pool (_in_pool)
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
@@ -153,7 +156,10 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
                                     + (len(set(lib.holders.values())) > 1), lib.key))
         for members in blocks_of(group) if options.moving else [group]:
             extra = f"+{len(members) - 1}" if len(members) > 1 else ""
-            units.append(Unit(f"{members[0].key}{extra}", members, members[0].apps))
+            units.append(Unit(f"{members[0].key}{extra}", members, members[0].apps,
+                              before_own_code=_before_own_code(
+                                  members[0], per_image_refs(members[0], ("text",)),
+                                  len(extracts), options, previous)))
     if previous:
         for lib in shared:
             previous.private_variants(lib)
@@ -196,13 +202,14 @@ def _headroom(size: int, options: PlanOptions) -> int:
 
 def _colour(units: list[Unit], kind: str, page_align: bool,
             previous: Previous | None = None, reserved: tuple[int, int] | None = None,
-            exclusive: bool = False) -> int:
+            exclusive: bool = False, at_least: int = 0) -> int:
     """First-fit interval colouring of ``kind``; returns the area's size. With a
     previous layout, every unit that still fits its old slot, and meets no other kept
     unit in an image, keeps it; the others are placed first-fit around them, and
     around ``reserved`` (the old tables' room), which every image keeps. ``exclusive``
     (the pool's kinds under ``-c``): no two units share an address, even units that
-    never meet in an image, since the pool file holds one content per address."""
+    never meet in an image, since the pool file holds one content per address.
+    ``at_least``: the area's size in the previous layout, which it keeps."""
     busy: dict[str, list[tuple[int, int]]] = {}
 
     def holders(u: Unit) -> list[str]:
@@ -244,8 +251,7 @@ def _colour(units: list[Unit], kind: str, page_align: bool,
         for app in holders(u):
             busy.setdefault(app, []).append((offset, offset + size))
         end = max(end, offset + size)
-    if previous:
-        end = max(end, previous.pool_size(kind) if exclusive else previous.area_size(kind))
+    end = max(end, at_least)
     return align_up(end, PAGE) if page_align and kind not in PACKED_KINDS else end
 
 
@@ -307,13 +313,17 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
         private_copies(units, old)
     pooled = options.custom_loader
     tables_room = old.table_room(options.align) if old and not options.moving else None
-    sizes = {k: _colour(units, k, options.align, old,
-                        tables_room if k == "rodata" and not pooled else None,
-                        exclusive=pooled and k in POOL_KINDS)
+    # -c: the slots of the pool's kinds go into the pool region, where no two units
+    # share an address, and so do the code slots left in the text area (see _in_pool);
+    # the image's own part of the other areas keeps no slot (but the tables).
+    sizes = {k: _colour([u for u in units if not _in_pool(u, k, pooled)], k, options.align,
+                        old, tables_room if k == "rodata" and not pooled else None,
+                        exclusive=pooled and k in POOL_KINDS,
+                        at_least=old.area_size(k) if old else 0)
              for k in (*ABSOLUTE_KINDS, *PACKED_KINDS)}
-    pool_sizes = {k: sizes[k] for k in POOL_KINDS}
-    if pooled:  # the image's own part of those areas keeps no slot (the tables stay)
-        sizes.update(dict.fromkeys(POOL_KINDS, 0))
+    pool_sizes = {k: _colour([u for u in units if _in_pool(u, k, pooled)], k, options.align,
+                             old, exclusive=True, at_least=old.pool_size(k) if old else 0)
+                  for k in POOL_KINDS} if pooled else {}
     moving = moving_areas(extracts, units, sizes, options) if options.moving else None
     tables_at = None if options.moving else _tables_last(units, sizes, options.align, old)
     # The TLS block keeps its shape while what it must hold fits in it; else it gets
@@ -336,12 +346,35 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
         tls=tls,
         units=[UnitRecord(u.id, u.apps, [lib.key for lib in u.members],
                           {lib.key: lib.holders for lib in u.members}, u.sizes, u.offsets,
-                          u.spoilt, u.reserve, u.raw_offsets, u.raw_sizes) for u in units],
+                          u.spoilt, u.reserve, u.raw_offsets, u.raw_sizes, u.before_own_code)
+               for u in units],
         moves=old.moves if old else [],
         slices={e.app: _slice(e, units, bases, tls, options, moving, pool) for e in extracts},
         packed_bound=packed_bound(extracts),
         pool=pool,
     )
+
+
+def _before_own_code(lib: Library, calls: int, images: int, options: PlanOptions,
+                     previous: Previous | None = None) -> bool:
+    """``-c --aslr 0``: whether ``lib``'s code stays in the text area, in a unit of its
+    own, before the image's own code: code that calls the image's own symbols (``calls``
+    of them: libukboot calling ``main``), which every image links in one variant. Its
+    last page differs in every image anyway; there, as without ``-c``, the image's own
+    code fills it instead of a page of its own. Every image links it, so no image's own
+    code lies where another has it. (Under ``--aslr 1``, and with several variants,
+    this cost pages on real fleets.) It stays there while the previous layout had it
+    there: moving it would relink every image."""
+    if previous and lib.key in previous.before_own_code:
+        return True
+    return options.custom_loader and options.aslr == 0 and calls > 0 \
+        and len(lib.holders) == images and len(lib.variants) == 1
+
+
+def _in_pool(u: Unit, kind: str, pooled: bool) -> bool:
+    """``-c``: whether ``u``'s slot of ``kind`` goes into the pool region: all but the
+    code of :func:`_before_own_code`."""
+    return pooled and kind in POOL_KINDS and not (kind == "text" and u.before_own_code)
 
 
 def _anchor_addr(ex: AppFacts, kind: str) -> int:
@@ -500,7 +533,7 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
     """What one app's linker script needs: its slots, in address order, per kind."""
     app = ex.app
     # -c: the pool's kinds have their slots in the pool region.
-    slot_bases = {**bases, **({k: pool.start(k) for k in POOL_KINDS} if pool else {})}
+    pool_bases = {k: pool.start(k) for k in POOL_KINDS} if pool else {}
     mine = [u for u in units if app in u.apps]
     areas: dict[str, Area] = {}
 
@@ -532,9 +565,10 @@ def _slice(ex: AppFacts, units: list[Unit], bases: dict[str, int], tls: dict,
         if kind == "eh_frame":
             continue  # placed inside the rodata slots
         slots = []
-        base = slot_bases.get(kind) if kind != "tbss" else None
         moves = moving is not None and kind in ABSOLUTE_KINDS
         for u in mine:
+            base = None if kind == "tbss" else \
+                pool_bases[kind] if _in_pool(u, kind, pool is not None) else bases.get(kind)
             # --aslr 2: the block's table sits at the end of its data.
             table = parts_of(u, TABLE, align_up(u.sizes.get("data", 0), 8)) \
                 if moves and kind == "data" else []

@@ -71,6 +71,7 @@ class Previous:
         self.units = {tuple(sorted(u.members)): OldUnit(u) for u in layout.units}
         self.libraries = {m for u in layout.units for m in u.members}
         self.unit_of = {m: u.id for u in layout.units for m in u.members}
+        self.before_own_code = {m for u in layout.units if u.before_own_code for m in u.members}
         # -c: the library keys (its name, or name@tag) each variant digest was under.
         self.keys_of: dict[str, set[str]] = {}
         for u in layout.units:
@@ -156,14 +157,17 @@ def private_copies(units: list[Unit], old: Previous) -> None:
         for app in [a for a in u.apps if a in old.apps and a in prev.holders - prev.apps]:
             u.apps.remove(app)
     for kind in (*ABSOLUTE_KINDS, *PACKED_KINDS):
-        busy: dict[str, list[tuple[int, int, Unit]]] = {}
+        # -c: code left in the text area and the pool's code are two areas.
+        busy: dict[tuple[str, bool], list[tuple[int, int, Unit]]] = {}
         for u in sorted(kept, key=lambda u: (-len(u.apps), -sum(u.sizes.values()), u.id)):
             prev = old.unit(u)
             if kind not in prev.offsets or u.sizes.get(kind, 0) > prev.reserve.get(kind, 0):
                 continue
             lo, hi = prev.offsets[kind], prev.offsets[kind] + prev.reserve[kind]
+            area = u.before_own_code and kind == "text"
             for app in list(u.apps):
-                hit = next((v for a, b, v in busy.get(app, []) if a < hi and lo < b), None)
+                hit = next((v for a, b, v in busy.get((app, area), []) if a < hi and lo < b),
+                           None)
                 if hit is not None and app not in old.apps:
                     u.apps.remove(app)
                     lost = sum(readonly_pages(lib.variants[lib.holders[app]].kinds)
@@ -171,4 +175,4 @@ def private_copies(units: list[Unit], old: Previous) -> None:
                     old.move(u.id, kind, f"{app} links its own copy: its slot meets "
                                          f"{hit.id}'s there", pages_lost=lost)
             for app in u.apps:
-                busy.setdefault(app, []).append((lo, hi, u))
+                busy.setdefault((app, area), []).append((lo, hi, u))

@@ -23,7 +23,7 @@ from dataclasses import replace
 from spacer.core.errors import BadInput
 from spacer.core.formats.slices import Area, Part, Slice, Slot, Table
 from spacer.core.readers.ldparse import OutputSection, Script, Statement, parse_script
-from spacer.core.readers.placement import POOL_KINDS, TABLE, TLS_KINDS, find_anchors
+from spacer.core.readers.placement import TABLE, TLS_KINDS, find_anchors
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+\-]+$")
 
@@ -226,7 +226,7 @@ def _pool_region(script: Script, piece: Slice) -> list[tuple[int, str]]:
             area = piece.areas.get(kind)
             lines += [(s.address + p.offset, f"{name}.spacer.{_slug(p.lib)} "
                        f"{s.address + p.offset:#x} : {{ {_parts([p])} }} {phdr}\n")
-                      for s in (area.slots if area else [])
+                      for s in (area.slots if area else []) if pool.holds(s.address)
                       for name, parts in ((f".{kind}", s.parts), (".eh_frame", s.eh_parts))
                       for p in parts]
         lines.sort(key=lambda line: line[0])
@@ -285,15 +285,17 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
                      f". = {base:#x};\n")
             edits.append((_area_start(script, anchor), guard))
     tables = piece.areas.get(TABLE)
-    pooled = POOL_KINDS if piece.pool else ()
     for kind, area in piece.areas.items():
         anchor = script.output(area.anchor)
-        # Moving chunks (--aslr 2) were written into their region above.
-        area = replace(area, slots=[s for s in area.slots if not s.segment])
-        if anchor is None or not area.slots or kind in pooled:
+        # Moving chunks (--aslr 2) were written into their region above, the pool's
+        # slots (-c) into the pool region below.
+        area = replace(area, slots=[s for s in area.slots if not s.segment
+                                    and not (piece.pool and piece.pool.holds(s.address))])
+        if anchor is None or not area.slots:
             continue
         if kind == TABLE:
-            if "rodata" not in piece.areas or pooled:  # else written with the read-only slots
+            # Else written with the read-only slots (which -c puts in the pool region).
+            if "rodata" not in piece.areas or piece.pool:
                 edits.append((anchor.start, _tables(area, _phdrs(script, anchor))))
             continue
         # The image's own content starts on a fresh page, not in a slot's last page.
@@ -342,11 +344,15 @@ def rewrite_script(text: str, path: str, piece: Slice) -> str:
             edits.append((anchor.body_end, "\n. = ALIGN(8); BYTE(0) /* spacer: keep */\n"))
         # The image's own code from a fresh page, as after a text area: the boot code's
         # page then holds the same bytes in every image that has the same boot code.
+        # (Code slots left in the text area start there, and own code fills their end.)
         code = anchors["text"]
         anchor = script.output(code.output)
         split = anchor.items[code.split].start if code.split < len(anchor.items) \
             else anchor.body_end
-        edits.append((split, "/* spacer: own code from a fresh page */ . = ALIGN(0x1000);\n"))
+        if all(piece.pool.holds(s.address)
+               for s in (piece.areas["text"].slots if "text" in piece.areas else [])):
+            edits.append((split, "/* spacer: own code from a fresh page */ "
+                                 ". = ALIGN(0x1000);\n"))
     if piece.aslr:  # after the pinned slots, which go before the same statements
         edits.extend(_chunk_region(script, piece))
         edits.extend(_exclude_moving(script, piece, script.output(piece.bases["rodata"].anchor)))

@@ -38,6 +38,16 @@ def unused_ranges(plan: Layout, app: str) -> Ranges:
         held = [(s.address, s.address + s.size) for area in piece.areas.values()
                 for s in area.slots if s.address is not None]
         free += _minus(plan.pool.base, plan.pool.end, held)
+    text = plan.areas.get("text")
+    if plan.pool is not None and text and text.base is not None:
+        # Code slots left in the text area (code that calls the image's own): room for
+        # the ones it does not link, up to the start of its last, after which its own
+        # code follows.
+        held = sorted((s.address, s.address + s.size) for s in
+                      (piece.areas["text"].slots if "text" in piece.areas else [])
+                      if not plan.pool.holds(s.address))
+        if held:
+            free += _minus(text.base, held[-1][0], held)
     tdata = plan.areas.get("tdata")
     if piece.tls and tdata and tdata.base is not None and tdata.size:
         held = [(s.address, s.address + s.size)
