@@ -313,9 +313,9 @@ def plan_fleet(extracts: list[AppFacts], options: PlanOptions = DEFAULT_OPTIONS,
         private_copies(units, old)
     pooled = options.custom_loader
     tables_room = old.table_room(options.align) if old and not options.moving else None
-    # -c: the slots of the pool's kinds go into the pool region, where no two units
-    # share an address, and so do the code slots left in the text area (see _in_pool);
-    # the image's own part of the other areas keeps no slot (but the tables).
+    # -c: the pool's kinds have their slots in the pool region, but the code that stays
+    # in the text area (_in_pool); in both, no two units share an address. The image's
+    # own part of the other areas keeps no slot (but the tables).
     sizes = {k: _colour([u for u in units if not _in_pool(u, k, pooled)], k, options.align,
                         old, tables_room if k == "rodata" and not pooled else None,
                         exclusive=pooled and k in POOL_KINDS,
