@@ -155,6 +155,21 @@ def test_the_pool_costs_no_read_only_sharing(pooled: Path, demo_workspace: Path,
 
 
 @pytest.mark.slow
+def test_the_pool_packs_writable_data(pooled: Path):
+    """A page a guest writes becomes its own copy: in the pool region, data and bss
+    slots of different libraries share pages (at their natural alignment), so a guest
+    that writes a variable of each copies fewer pages. Read-only slots start on a page."""
+    plan = read_layout(pooled / "layout.json")
+    for kinds, packed in ((("data", "bss"), True), (("text", "rodata"), False)):
+        starts = {(s.unit, kind): s.address for piece in plan.slices.values() for kind in kinds
+                  if kind in piece.areas for s in piece.areas[kind].slots
+                  if plan.pool.holds(s.address)}
+        pages = {address // PAGE for address in starts.values()}
+        assert (len(pages) < len(starts)) == packed, kinds
+        assert packed or all(a % PAGE == 0 for a in starts.values())
+
+
+@pytest.mark.slow
 def test_a_variant_that_two_images_link_is_in_the_pool_unpatched(pooled: Path):
     """args and fsdemo link another libnolibc than the other demo apps: it gets a slot
     of its own in the pool region, so neither patches its code or read-only data."""

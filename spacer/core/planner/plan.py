@@ -238,8 +238,10 @@ def _colour(units: list[Unit], kind: str, page_align: bool,
         if previous and previous.unit(u) and kind in previous.unit(u).offsets:
             previous.moved(u, kind, "outgrew its slot" if size > previous.unit(u).reserve[kind]
                            else "meets another library's slot in a new image")
+        # In the pool, writable slots are packed: a page a guest writes becomes its own
+        # copy, one per guest without KSM, so fewer pages of data mean fewer copies.
         step = max(PAGE, u.aligns[kind]) if page_align and kind not in PACKED_KINDS \
-            else u.aligns[kind]
+            and not (exclusive and kind in ("data", "bss")) else u.aligns[kind]
         taken = sorted([*(iv for app in holders(u) for iv in busy.get(app, [])),
                         *([reserved] if reserved else [])])
         offset = 0
