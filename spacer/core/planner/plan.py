@@ -137,15 +137,19 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
     def per_image_refs(lib: Library, kinds: tuple[str, ...]) -> int:
         return len(lib.refs(kinds) - fixed)
 
+    # -c --aslr 0: the libraries whose code stays before the image's own (a unit of
+    # their own, out of the pool: _in_pool).
+    stays = {lib.key for lib in shared
+             if _before_own_code(lib, per_image_refs(lib, ("text",)), len(extracts), options,
+                                 previous)}
     by_apps: dict[tuple[str, ...], list[Library]] = {}
     for lib in shared:
         # Libraries of different units of the previous layout are not merged when their
         # holders become the same (say, an app was removed): each keeps its slot.
         before = previous.unit_of.get(lib.key, "") if previous else ""
         key = (*lib.apps, before) if options.group else (*lib.apps, lib.key)
-        if _before_own_code(lib, per_image_refs(lib, ("text",)), len(extracts), options,
-                            previous):
-            key = (*key, "calls the image")  # its code stays out of the pool (_in_pool)
+        if lib.key in stays:
+            key = (*key, "calls the image")
         by_apps.setdefault(key, []).append(lib)
     units: list[Unit] = []
     all_kinds = (*KINDS_ORDER, "eh_frame")  # not TABLE: its refs are the table's contents
@@ -157,9 +161,7 @@ def _units(extracts: list[AppFacts], options: PlanOptions,
         for members in blocks_of(group) if options.moving else [group]:
             extra = f"+{len(members) - 1}" if len(members) > 1 else ""
             units.append(Unit(f"{members[0].key}{extra}", members, members[0].apps,
-                              before_own_code=_before_own_code(
-                                  members[0], per_image_refs(members[0], ("text",)),
-                                  len(extracts), options, previous)))
+                              before_own_code=members[0].key in stays))
     if previous:
         for lib in shared:
             previous.private_variants(lib)

@@ -71,8 +71,7 @@ def used_in_page(addr: int, free: Ranges) -> Ranges | None:
     return _minus(0, PAGE_SIZE, holes)
 
 
-def agrees(pool_page: bytes, image_page: bytes, used: Ranges | None) -> bool:
-    """Whether a guest whose image loads ``image_page`` may see ``pool_page`` instead."""
-    if used is None:
-        return pool_page == image_page
+def agrees(pool_page: bytes, image_page: bytes, used: Ranges) -> bool:
+    """Whether a guest whose image loads ``image_page``, and uses only the ``used``
+    byte ranges of it, may see ``pool_page`` instead."""
     return all(pool_page[a:b] == image_page[a:b] for a, b in used)

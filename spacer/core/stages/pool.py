@@ -64,7 +64,7 @@ def _choose(loaders: Counter, others: int, before: bytes | None, zero: bytes,
     def cost(pick: bytes) -> int:
         page = content[pick]
         return (sum(n for (d, used), n in loaders.items()
-                    if d != pick and not agrees(page, content[d], used))
+                    if d != pick and (used is None or not agrees(page, content[d], used)))
                 + (others if pick != zero else 0))
 
     best, least = zero, cost(zero)
@@ -121,8 +121,8 @@ def run_pool(apps: list[AppBuild], layout: OutputLayout, memory_mib: int,
         held = mine[app.name]
         # Its pages whose used bytes differ from the pool's, and zeros where the pool
         # holds another image's page that this one does not load (its heap is there).
-        patch = {a: content[d] for a, (d, used) in held.items()
-                 if d != chosen[a] and not agrees(content[chosen[a]], content[d], used)}
+        patch = {a: content[d] for a, (d, used) in held.items() if d != chosen[a]
+                 and (used is None or not agrees(content[chosen[a]], content[d], used))}
         patch.update({a: ZERO for a in pool_pages if a not in held})
         write_bytes_atomic(layout.pool_image(app), stub_image(image.read_bytes(), stub, image),
                            only_if_changed=True)
